@@ -70,7 +70,6 @@ def gpu_table():
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(); p.add_argument('--quick', action='store_true'); a = p.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print("| preset | batch | model | images/s | vs bare tower |\n|---|---|---|---|---|")
     for preset, b, k, v, ratio in cpu_table(a.quick): print(f"| {preset} | {b} | {k} | {v:.1f} | {ratio:.3f} |")
