@@ -1,0 +1,115 @@
+"""Training throughput and peak memory of the OpenMind trainer, with its peers in the same run.
+
+CPU (always): the tiny default (`openmind/configs/tiny.yaml`: five modes, batch 16 each) on the shapes world, three ways:
+
+    per-mode        the trainer: each mode's backward right after its forward
+    summed          all five losses summed, one backward (what the trainer avoids)
+    checkpointing   the trainer with gradient_checkpointing=true
+
+    samples/s (median over timed steps), the peak of one step from the profiler's memory timeline, and the
+    `openmind.memory` estimate of that peak — ratios against per-mode.
+
+GPU (when CUDA is available): the full-size preset's architecture (SigLIP so400m + Llama-3-8B, frozen, bf16, random
+weights, built from `openmind.memory.KNOWN_ARCHS` — no download) on the same shapes data, batch 1 and doubling until
+out of memory: step time, tokens/s, MFU (`openmind.memory.flops_per_token` / `peak_flops`), peak memory
+(`torch.cuda.max_memory_allocated`) and the estimate.
+
+    python benchmarks/train.py            # CPU part; GPU part too when CUDA is available
+    python benchmarks/train.py --quick    # fewer steps
+"""
+import argparse, os, platform, statistics, time
+from dataclasses import replace
+from pathlib import Path
+import torch
+os.environ.setdefault('TQDM_DISABLE', '1')
+from transformers.utils import logging as hf_logging
+from openmind import shapes
+from openmind.memory import estimate, profile_memory, KNOWN_ARCHS
+from openmind.model import OpenMind, TINY_DIR
+from openmind.train import load_config, apply_overrides
+from openmind.trainer import Trainer, train_config
+
+hf_logging.disable_progress_bar(); hf_logging.set_verbosity_error()
+DATA = Path('data/shapes')
+
+
+def summed_step(tr, window):
+    "All modes' weighted losses summed, then one backward."
+    with tr.acc.autocast():
+        loss = sum(tr.weights[m] * tr.model(m, **{k: v.to(tr.acc.device) if torch.is_tensor(v) else v for k, v in b.items()}).loss
+                   for mb in window for m, b in mb.items()) / sum(tr.weights.values())
+    tr.acc.backward(loss); tr.acc.clip_grad_norm_(tr.params, 1.0); tr.opt.step(); tr.opt.zero_grad(set_to_none=True)
+
+
+def timed(tr, step, n, warmup=2):
+    "Median seconds per step and samples per step."
+    times = []
+    for k in range(warmup + n):
+        window = [{m: next(s) for m, s in tr.streams.items()} for _ in range(tr.c.accumulation)]
+        if tr.acc.device.type == 'cuda': torch.cuda.synchronize()
+        t0 = time.perf_counter(); step(tr, window)
+        if tr.acc.device.type == 'cuda': torch.cuda.synchronize()
+        if k >= warmup: times.append(time.perf_counter() - t0)
+    return statistics.median(times), sum(len(b['input_ids']) for b in window[0].values()) * tr.c.accumulation, window
+
+
+def cpu(n):
+    shapes.ensure_shapes(DATA)
+    base = train_config(apply_overrides(load_config('tiny'), [f'out=/tmp/openmind-bench']))
+    rows = []
+    for name, c, step in [('per-mode', base, Trainer.train_step), ('summed', base, summed_step),
+                          ('checkpointing', replace(base, gradient_checkpointing=True), Trainer.train_step)]:
+        torch.manual_seed(0); tr = Trainer(c).setup_data()
+        sec, samples, window = timed(tr, step, n)
+        _, tl = profile_memory(lambda: step(tr, window))
+        est = estimate(c, device='cpu').peak(per_mode=name != 'summed')
+        rows.append((name, samples / sec, tl.peak, est))
+    print(f"\n### CPU: tiny default, 5 modes × batch 16 ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__})\n")
+    print('| variant | samples/s | vs per-mode | peak MiB (profiler) | vs per-mode | estimated peak MiB | estimate / measured |')
+    print('|---|---|---|---|---|---|---|')
+    for name, sps, peak, est in rows:
+        print(f'| {name} | {sps:.1f} | {sps / rows[0][1]:.2f}x | {peak / 2**20:.1f} | {peak / rows[0][2]:.2f}x | {est / 2**20:.1f} | {est / peak:.2f} |')
+
+
+def full_model():
+    "SigLIP so400m + Llama-3-8B shapes, random weights, bf16 backbones, fp32 new parts, built on the GPU."
+    torch.manual_seed(0); prev = torch.get_default_dtype(); torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device('cuda'):
+            m = OpenMind.from_config('llama3-8b', llm=KNOWN_ARCHS['meta-llama/Meta-Llama-3-8B-Instruct'],
+                                     tokenizer=str(TINY_DIR / 'tokenizer'), vision='siglip-so400m-384', cond='tiny', cond_dim=64)
+    finally: torch.set_default_dtype(prev)
+    for p in m.new_parameters().values(): p.data = p.data.float()
+    return m
+
+
+def gpu(n):
+    shapes.ensure_shapes(DATA)
+    model, rows = full_model(), []
+    name = torch.cuda.get_device_name()
+    for bs in (1, 2, 4, 8, 16, 32):
+        c = train_config(apply_overrides(load_config('llama3-8b'), ['out=/tmp/openmind-bench-gpu', 'accumulation=1', 'num_workers=2',
+             *[f'modes.{m}.batch_size={bs}' for m in ('captioning', 'vqa', 'grounding', 'retrieval', 'generation')]]))
+        try:
+            torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+            tr = Trainer(c, model=model).setup_data()
+            sec, samples, window = timed(tr, Trainer.train_step, n)
+            speed = tr._speed(window, sec)
+            est = estimate(replace(c, model_args={'llm': 'meta-llama/Meta-Llama-3-8B-Instruct', 'vision': 'google/siglip-so400m-patch14-384',
+                                                  'cond': 'tiny', 'cond_dim': 64}), device='cuda')
+            rows.append((bs, sec, speed['tokens_per_s'], speed.get('mfu'), torch.cuda.max_memory_allocated(), est.peak()))
+            del tr
+        except torch.OutOfMemoryError:
+            break
+    print(f"\n### GPU: {name}, SigLIP so400m + Llama-3-8B (frozen, bf16, random weights), 5 modes, gradient checkpointing\n")
+    print('| batch per mode | step s | steps/s | tokens/s | MFU | peak GiB (max_memory_allocated) | estimated GiB |')
+    print('|---|---|---|---|---|---|---|')
+    for bs, sec, tps, mfu, peak, est in rows:
+        print(f"| {bs} | {sec:.3f} | {1 / sec:.2f} | {tps:.0f} | {'n/a' if mfu is None else f'{mfu:.1%}'} | {peak / 2**30:.1f} | {est / 2**30:.1f} |")
+
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(); p.add_argument('--quick', action='store_true'); p.add_argument('--gpu-only', action='store_true')
+    a = p.parse_args()
+    if not a.gpu_only: cpu(3 if a.quick else 10)
+    if torch.cuda.is_available(): gpu(3 if a.quick else 10)
