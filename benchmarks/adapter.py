@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
-from openmind.adapter import (TINY_UNET, SD15_UNET, add_spatial_adapter, set_grounding, tiny_pipeline, load_adapter, evaluate_layout)
+from openmind.adapter import (TINY_UNET, SD15_UNET, add_spatial_adapter, remove_spatial_adapter, set_grounding, tiny_pipeline,
+                              load_adapter, evaluate_layout)
 
 
 def step_time(unet, x, t, text, boxes, embeds, train, n, grounded):
@@ -53,7 +54,7 @@ def speed(name, cfg, batch, device, dtype, n):
         if device == 'cuda': torch.cuda.reset_peak_memory_stats()
         ad = step_time(unet, x, t, text, boxes, embeds, train, n, True)
         peak = torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' else None
-        from openmind.adapter import remove_spatial_adapter; remove_spatial_adapter(unet)
+        remove_spatial_adapter(unet)
         rows.append((name, 'train step' if train else 'forward', batch, bare, ad, bare_peak, peak, sum(p.numel() for p in a.parameters())))
     return rows
 

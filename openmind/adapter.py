@@ -197,8 +197,8 @@ def layout_generate(pipe, prompt=None, boxes=(), phrases=(), grounding_fraction:
     unet = pipe.unet; a = unet.spatial_adapter
     if not 0 <= grounding_fraction <= 1: raise ValueError(f"grounding_fraction must be in [0, 1], got {grounding_fraction}")
     if len(boxes) != len(phrases): raise ValueError(f"{len(boxes)} boxes but {len(phrases)} phrases")
-    n_img = kw.get('num_images_per_prompt', 1) * (1 if prompt is None or isinstance(prompt, str) else len(prompt))
-    if prompt is None and kw.get('prompt_embeds') is not None: n_img = len(kw['prompt_embeds']) * kw.get('num_images_per_prompt', 1)
+    n_prompts = len(kw['prompt_embeds']) if prompt is None else 1 if isinstance(prompt, str) else len(prompt)
+    n_img = n_prompts * kw.get('num_images_per_prompt', 1)
     scale = getattr(pipe, 'vae_scale_factor', 1)
     size = (kw.get('height') or unet.config.sample_size * scale) // scale, (kw.get('width') or unet.config.sample_size * scale) // scale
     emb = encode_phrases(pipe.text_encoder, pipe.tokenizer, list(phrases))
@@ -351,7 +351,8 @@ def tiny_pipeline(unet: UNet2DConditionModel|None = None, seed: int = 0) -> Pixe
     return pipe
 
 # %% ../nbs/05_adapter.ipynb #52387d5a
-def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float = 0.1, drop_grounding: float = 0.1, generator=None) -> Tensor:
+def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float = 0.1, drop_grounding: float = 0.1, generator=None,
+                   noise_scheduler=None) -> Tensor:
     "ε-prediction MSE of `pipe.unet` on a `layout_collate` batch (grounded through the adapter when `adapter`)."
     x0 = batch['image'].to(pipe.device, pipe.unet.dtype); B = len(x0)
     keep = lambda p: torch.rand(B, generator=generator) >= p
@@ -366,7 +367,7 @@ def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float
             n = len(ps) if k else 0
             boxes.append(bs[:n]); embeds.append(pe[k0:k0 + n]); k0 += n
         set_grounding(pipe.unet, boxes, embeds, x0.shape[-2:])
-    sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    sched = noise_scheduler or DDPMScheduler.from_config(pipe.scheduler.config)   # training noise = the sampler's schedule
     noise = torch.randn(x0.shape, generator=generator).to(x0)
     t = torch.randint(0, sched.config.num_train_timesteps, (B,), generator=generator).to(pipe.device)
     return F.mse_loss(pipe.unet(sched.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample.float(), noise.float())
@@ -385,12 +386,12 @@ def train_diffusion(pipe, manifest, steps: int, adapter: bool = False, batch_siz
               {'params': [p for n, p in named if n.endswith('gate')], 'lr': lr * gate_lr_mult}]  # travel from 0: they get a larger step
     pipe.unet.train(); opt = torch.optim.AdamW([g for g in groups if g['params']], weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, [g['lr'] for g in opt.param_groups], total_steps=steps, pct_start=0.05)
-    losses, it = [], None
+    losses, it, noise_sched = [], None, DDPMScheduler.from_config(pipe.scheduler.config)
     for step in tqdm(range(steps), desc='adapter' if adapter else 'base', mininterval=5, disable=os.environ.get('TQDM_DISABLE') == '1'):
         try: batch = next(it)
         except (StopIteration, TypeError):
             it = iter(torch.utils.data.DataLoader(ds, batch_size, shuffle=True, drop_last=True, collate_fn=layout_collate, generator=g)); batch = next(it)
-        loss = diffusion_loss(pipe, batch, adapter, generator=g)
+        loss = diffusion_loss(pipe, batch, adapter, generator=g, noise_scheduler=noise_sched)
         opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); sched.step()
         losses.append(loss.item())
     pipe.unet.eval()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from fastcore.basics import patch
-from transformers import AutoConfig, AutoModelForCausalLM, SiglipVisionConfig
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from .data import CaptionDataset, VQADataset
 from .encoder import VisionEncoder, PRESETS as VISION_PRESETS
 from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset,
@@ -55,7 +55,6 @@ def as_train_config(config) -> TrainConfig:
 
 def _tokenizer_or_none(c):
     "The LLM's tokenizer from a local folder or the hub cache (never the network: an estimate must be quick)."
-    from transformers import AutoTokenizer
     try: return AutoTokenizer.from_pretrained(c.tokenizer or c.llm, local_files_only=True)
     except (OSError, ValueError): return None
 
@@ -68,7 +67,7 @@ def meta_model(config) -> OpenMind:
         if mc.llm == 'tiny' or isinstance(mc.llm, dict): llm, tok = load_llm(mc)
         else:
             cfg, tok = arch_config(mc.llm), _tokenizer_or_none(mc)
-            if standin := tok is None: tok = load_llm(make_config('tiny'))[1]; cfg.vocab_size += 2 + mc.n_img_tokens
+            if standin := tok is None: tok = AutoTokenizer.from_pretrained(TINY_DIR / 'tokenizer'); cfg.vocab_size += 2 + mc.n_img_tokens
             llm = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
         if isinstance(mc.vision, dict) or mc.vision in VISION_PRESETS: enc = load_vision(mc)
         else:

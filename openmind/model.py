@@ -624,6 +624,12 @@ def _until_eos(ids: list[int], eos: list[int]) -> list[int]:
 # %% ../nbs/04_model.ipynb #bd9af9e1
 def _listify(x): return (x, False) if isinstance(x, (list, tuple)) else ([x], True)
 
+def _paired(images, texts, what: str):
+    "Images and one text each, as lists; whether a single image was given."
+    images, one = _listify(images); texts, _ = _listify(texts)
+    if len(texts) != len(images): raise ValueError(f"{len(images)} images but {len(texts)} {what}")
+    return images, texts, one
+
 @patch
 def caption(self: OpenMind, images, prompt: str|None = None, **kw):
     "Caption one image (→ str) or a list (→ list of str)."
@@ -634,18 +640,14 @@ def caption(self: OpenMind, images, prompt: str|None = None, **kw):
 @patch
 def answer(self: OpenMind, images, questions, **kw):
     "Answer a question about an image (or one question per image in two lists)."
-    images, one = _listify(images); questions, _ = _listify(questions)
-    if len(questions) != len(images): raise ValueError(f"{len(images)} images but {len(questions)} questions")
-    c = self.collator('vqa')
+    images, questions, one = _paired(images, questions, 'questions'); c = self.collator('vqa')
     out = self.generate_text([c.prompt_text(q) for q in questions], images, **kw)
     return out[0] if one else out
 
 @patch
 def ground(self: OpenMind, images, phrases, **kw):
     "Boxes `[n, 4]` (normalized xyxy) where the model finds `phrase` in each image."
-    images, one = _listify(images); phrases, _ = _listify(phrases)
-    if len(phrases) != len(images): raise ValueError(f"{len(images)} images but {len(phrases)} phrases")
-    c = self.collator('grounding')
+    images, phrases, one = _paired(images, phrases, 'phrases'); c = self.collator('grounding')
     out = [parse_boxes(t) for t in self.generate_text([c.prompt_text(self.config.prompts['grounding'].format(phrase=p)) for p in phrases], images, **kw)]
     return out[0] if one else out
 
