@@ -191,14 +191,14 @@ def _grid(num_patches: int) -> int:
     if g * g != num_patches: raise ValueError(f"token pooling needs a square patch grid, got {num_patches} patches")
     return g
 
-# %% ../nbs/03_encoder.ipynb #f6f3f304
+# %% ../nbs/03_encoder.ipynb #c319d2b0
 class Projector(nn.Module):
     "Vision features `[B, N, in_dim]` → LLM tokens `[B, M, out_dim]`, pooling or shuffling the patch grid first."
-    def __init__(self, in_dim:int, out_dim:int, kind:str='token_pooling', factor:int=2, hidden_dim:int|None=None):
+    def __init__(self, in_dim:int, out_dim:int, kind:str='token_pooling', factor:int=2, hidden_dim:int|None=None, center:bool=False):
         super().__init__()
         if kind not in PROJECTOR_KINDS: raise ValueError(f"projector kind must be one of {PROJECTOR_KINDS}, got {kind!r}")
         if factor < 1: raise ValueError(f"factor must be >= 1, got {factor}")
-        self.in_dim, self.out_dim, self.kind, self.factor = in_dim, out_dim, kind, factor
+        self.in_dim, self.out_dim, self.kind, self.factor, self.center = in_dim, out_dim, kind, factor, center
         d = in_dim * factor ** 2 if kind == 'pixel_shuffle' else in_dim
         self.norm = nn.LayerNorm(d) if kind != 'mlp' else nn.Identity()
         self.mlp = nn.Sequential(nn.Linear(d, hidden_dim or out_dim), nn.GELU(), nn.Linear(hidden_dim or out_dim, out_dim))
@@ -208,7 +208,7 @@ class Projector(nn.Module):
         if self.kind == 'mlp': return num_patches
         return math.ceil(_grid(num_patches) / self.factor) ** 2
 
-# %% ../nbs/03_encoder.ipynb #8c5bfc9b
+# %% ../nbs/03_encoder.ipynb #db5d38f9
 def _to_grid(x: Tensor) -> Tensor:
     "`[B, N, D]` → `[B, D, g, g]`."
     b, n, d = x.shape; g = _grid(n)
@@ -232,6 +232,7 @@ def forward(self: Projector, x: Tensor) -> Tensor:
     if x.ndim != 3 or x.shape[-1] != self.in_dim:
         raise ValueError(f"projector expects features [batch, tokens, {self.in_dim}], got {tuple(x.shape)}: "
                          "its in_dim must equal the encoder's hidden_size")
+    if self.center: x = x - x.mean(1, keepdim=True)   # each patch minus the image's mean patch (see below)
     out = self.mlp(self.norm(self.reduce(x)))
     assert out.shape[1] == self.num_output_tokens(x.shape[1]), (out.shape, self.num_output_tokens(x.shape[1]))
     return out

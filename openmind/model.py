@@ -181,7 +181,7 @@ def cond_targets(manifest, cond: CondEncoder, batch_size:int=64) -> Path:
     os.replace(part, path)
     return path
 
-# %% ../nbs/04_model.ipynb #df4dbc53
+# %% ../nbs/04_model.ipynb #b8dc5374
 TINY_LLM = dict(model_type='qwen2', hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4,
                 num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
 
@@ -192,6 +192,7 @@ class OpenMindConfig:
     feature_layer: int|None = -2
     projector: str = 'token_pooling'
     projector_factor: int = 2
+    projector_center: bool = False     # subtract each image's mean patch feature (for towers trained from scratch)
     llm: str|dict = 'tiny'             # 'tiny', a dict of config fields with 'model_type', or a causal-LM path or hub id
     tokenizer: str|None = None         # default: the LLM's own (or the tiny tokenizer)
     cond: str = 'tiny'                 # the image generator's text encoder: 'tiny' or a Stable Diffusion path or hub id
@@ -211,9 +212,9 @@ class OpenMindConfig:
     dtype: str = 'float32'             # the pretrained parts' dtype; new parts stay float32
     attn_implementation: str = 'sdpa'
 
-# %% ../nbs/04_model.ipynb #61e3b311
+# %% ../nbs/04_model.ipynb #7b75e360
 PRESETS = {
-    'tiny': dict(train_llm=True, train_encoder=True),
+    'tiny': dict(train_llm=True, train_encoder=True, projector_center=True),
     'llama3-8b': dict(vision='google/siglip-so400m-patch14-384', llm='meta-llama/Meta-Llama-3-8B-Instruct',
                       cond='stable-diffusion-v1-5/stable-diffusion-v1-5', cond_dim=768, mapper_dim=512, mapper_layers=4,
                       ret_dim=256, max_text_tokens=1024, dtype='bfloat16'),
@@ -319,7 +320,7 @@ def load_vision(c: OpenMindConfig) -> VisionEncoder:
     try: return VisionEncoder.from_pretrained(c.vision, dtype=getattr(torch, c.dtype), **kw)
     except (OSError, ValueError) as e: raise OSError(f"vision {c.vision!r}: cannot load it ({str(e).splitlines()[0]})") from None
 
-# %% ../nbs/04_model.ipynb #3f05088f
+# %% ../nbs/04_model.ipynb #0259c009
 class OpenMind(nn.Module):
     "Vision encoder + projector + causal LLM, with `[RET]` retrieval heads and a GILL mapper to generator conditioning."
     def __init__(self, config: OpenMindConfig, encoder: VisionEncoder, llm, tokenizer):
@@ -329,7 +330,7 @@ class OpenMind(nn.Module):
         if len(tokenizer) > llm.get_input_embeddings().num_embeddings: llm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         self.llm = self._wrap_new_rows(llm)
         d = llm.get_input_embeddings().embedding_dim
-        self.projector = Projector(encoder.hidden_size, d, config.projector, config.projector_factor)
+        self.projector = Projector(encoder.hidden_size, d, config.projector, config.projector_factor, center=config.projector_center)
         self.n_image_tokens = self.projector.num_output_tokens(encoder.num_patches)
         self.ret_text, self.ret_image = nn.Linear(d, config.ret_dim), nn.Linear(encoder.hidden_size, config.ret_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
