@@ -3,7 +3,7 @@
 Each variant trains the tiny preset on the grounding mode alone (the trainer of `openmind.train`, batch 32, lr 3e-3,
 the default data) and is scored on the phrases of the first 100 validation scenes:
 
-    accuracy / mean IoU      first predicted box against the phrase's box (IoU >= 0.5)
+    accuracy / mean IoU      first predicted box against the phrase's boxes (IoU >= 0.5), as `openmind.evaluate` scores grounding
     by objects in the scene  1, 2 and 3 objects
     any object               the box hits *some* object of the scene (localising without binding the phrase)
     picked the phrase's      among boxes that hit an object, how often it is the phrase's (chance: 1/2, 1/3)
@@ -16,7 +16,8 @@ the default data) and is scored on the phrases of the first 100 validation scene
 
     python benchmarks/grounding.py                 # 800 steps per variant, ~5 min on 2 cores
     python benchmarks/grounding.py --steps 200     # quicker, noisier
-    python benchmarks/grounding.py --checkpoint runs/tiny   # score a trained run instead (its final model)
+    python benchmarks/grounding.py --checkpoint runs/tiny   # score a trained run instead (its final model), with its
+                                                            # colour/shape VQA by objects in the scene
 """
 import argparse, json, os, platform, tempfile, time
 from pathlib import Path
@@ -25,6 +26,7 @@ os.environ.setdefault('TQDM_DISABLE', '1')
 from transformers.utils import logging as hf_logging
 from openmind.boxes import box_iou
 from openmind.data import read_records
+from openmind.evaluate import grounding_scores, vqa_accuracy
 from openmind.model import OpenMind
 from openmind.train import run
 
@@ -41,29 +43,50 @@ def train(center: bool, steps: int, out: Path) -> tuple[OpenMind, float, float]:
 
 
 def score(m: OpenMind, n_scenes: int = 100) -> dict:
-    rows, blind, multi, nearer = [], 0, 0, []
-    for r in list(read_records(DATA / 'val/layout.jsonl'))[:n_scenes]:
-        pred = m.ground([r.image] * len(r.objects), [o['phrase'] for o in r.objects])
-        gts = torch.tensor([o['box'] for o in r.objects])
-        boxes = [tuple(b[0].tolist()) if len(b) else None for b in pred]
-        if len(r.objects) > 1: multi += 1; blind += len(set(boxes)) == 1
-        centres = (gts[:, :2] + gts[:, 2:]) / 2
-        for k, b in enumerate(pred):
-            if len(r.objects) > 1 and len(b):
-                d = (centres - (b[0, :2] + b[0, 2:]) / 2).norm(dim=1)
-                nearer.append((int(d.argmin() == k and (d == d[k]).sum() == 1), 1 / len(r.objects)))
-            ious = box_iou(b[:1], gts)[0] if len(b) else torch.zeros(len(gts))
-            rows.append((len(r.objects), float(ious[k]), float(ious.max()), int(ious.argmax() == k)))
-    t = torch.tensor(rows)
-    res = {'n': len(t), 'accuracy': (t[:, 1] >= .5).float().mean().item(), 'mean_iou': t[:, 1].mean().item(),
-           'phrase_blind_scenes': blind / max(multi, 1)}
+    "Grounding of each distinct phrase of the first `n_scenes` validation scenes, scored as `openmind.evaluate` does, plus binding."
+    rows = []   # (scene, objects in it, predicted boxes, the phrase's true boxes, all the scene's boxes, which of those are the phrase's)
+    for i, r in enumerate(list(read_records(DATA / 'val/layout.jsonl'))[:n_scenes]):
+        phrases = list(dict.fromkeys(r.phrases))
+        for ph, pred in zip(phrases, m.ground([r.image] * len(phrases), phrases)):
+            own = torch.tensor([p == ph for p in r.phrases])
+            rows.append((i, len(r.objects), pred, r.boxes[own], r.boxes, own))
+    res = grounding_scores([x[2] for x in rows], [x[3] for x in rows])
+    multi = {}   # multi-object scene -> the distinct first boxes predicted for its phrases
+    hits, nearer = [], []
+    for i, n, pred, _, boxes, own in rows:
+        if not len(pred): hits.append((n, 0, 0)); continue
+        ious = box_iou(pred[:1], boxes)[0]
+        hits.append((n, int(ious.max() >= .5), int(own[ious.argmax()])))
+        if n > 1:
+            multi.setdefault(i, set()).add(tuple(pred[0].tolist()))
+            d = (centres(boxes) - centres(pred[:1])).norm(dim=1)
+            nearer.append((int(own[d.argmin()] and (d == d.min()).sum() == 1), own.float().mean().item()))
+    res['phrase_blind_scenes'] = sum(len(v) == 1 for v in multi.values()) / max(len(multi), 1)
     nt = torch.tensor(nearer, dtype=torch.float).reshape(-1, 2)
     res['nearer_phrase'], res['nearer_chance'] = nt[:, 0].mean().item(), nt[:, 1].mean().item()
+    h = torch.tensor(hits, dtype=torch.float)
     for n in (1, 2, 3):
-        s = t[t[:, 0] == n]; hit = s[s[:, 2] >= .5]
-        res[f'{n}obj'] = {'n': len(s), 'accuracy': (s[:, 1] >= .5).float().mean().item(), 'any_object': (s[:, 2] >= .5).float().mean().item(),
-                          'picked_phrase': hit[:, 3].mean().item() if len(hit) else float('nan')}
+        sel = [k for k, x in enumerate(rows) if x[1] == n]; hit = h[sel][h[sel, 1] == 1]
+        res[f'{n}obj'] = grounding_scores([rows[k][2] for k in sel], [rows[k][3] for k in sel]) | {
+            'any_object': h[sel, 1].mean().item(), 'picked_phrase': hit[:, 2].mean().item() if len(hit) else float('nan')}
     return res
+
+
+def centres(boxes: torch.Tensor) -> torch.Tensor:
+    return (boxes[:, :2] + boxes[:, 2:]) / 2
+
+
+def vqa_by_objects(m: OpenMind) -> dict:
+    "VQA accuracy of the colour-of-a-shape and shape-of-a-colour questions by objects in the scene, beside a random object's answer."
+    scenes = {r.image: r for r in read_records(DATA / 'val/layout.jsonl')}
+    qs = [q for q in read_records(DATA / 'val/vqa.jsonl') if q.question.startswith(('what colour', 'what shape'))]
+    out = {}
+    for q, a in zip(qs, m.answer([q.image for q in qs], [q.question for q in qs])):
+        kind = 'colour' if q.question.startswith('what colour') else 'shape'
+        words = [o['phrase'].split()[kind == 'shape'] for o in scenes[q.image].objects]
+        c = out.setdefault((kind, len(words)), [0, 0.0, 0.0])
+        c[0] += 1; c[1] += vqa_accuracy(a, q.answers); c[2] += words.count(q.answers[0]) / len(words)
+    return {k: {'n': n, 'accuracy': acc / n, 'random_object': rnd / n} for k, (n, acc, rnd) in sorted(out.items())}
 
 
 def table(res: dict):
@@ -89,7 +112,14 @@ def main():
     if a.checkpoint:
         path = Path(a.checkpoint) / 'final' if (Path(a.checkpoint) / 'final').is_dir() else Path(a.checkpoint)
         print(f'# {machine}; scoring {path}')
-        return table({str(path): score(OpenMind.from_pretrained(path).eval())})
+        m = OpenMind.from_pretrained(path).eval()
+        table({str(path): score(m)})
+        print('\n| question | 1 object | 2 objects | 3 objects |\n|---|---|---|---|')
+        v = vqa_by_objects(m)
+        for kind, q in (('colour', '"what colour is the {shape}?"'), ('shape', '"what shape is the {colour} object?"')):
+            print(f'| {q} | ' + ' | '.join(f"{v[kind, n]['accuracy']:.2f} ({v[kind, n]['n']}) vs {v[kind, n]['random_object']:.2f}"
+                                            for n in (1, 2, 3) if (kind, n) in v) + ' |')
+        return
     print(f'# {machine}; grounding only, {a.steps} steps × 32')
     res = {}
     with tempfile.TemporaryDirectory() as d:
