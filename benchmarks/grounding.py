@@ -1,4 +1,4 @@
-"""Grounding of the tiny model trained from scratch, with and without the projector's centring, in the same run.
+"""Grounding of the tiny model trained from scratch: plain, with the projector's centring, and with the text before the image, in the same run.
 
 Each variant trains the tiny preset on the grounding mode alone (the trainer of `openmind.train`, batch 32, lr 3e-3,
 the default data) and is scored on the phrases of the first 100 validation scenes:
@@ -11,10 +11,13 @@ the default data) and is scored on the phrases of the first 100 validation scene
     nearer the phrase's      multi-object phrases whose predicted box centre is nearer the phrase's object than any
                              other (chance: the mean of 1/objects, 0.42 on these scenes)
 
-    plain     projector_center=false (the tiny preset before session 6)
-    centred   projector_center=true  (the tiny preset)
+    plain       projector_center=false, image_first=true   (the tiny preset before session 6)
+    centred     projector_center=true,  image_first=true   (sessions 6-7)
+    text first  projector_center=true,  image_first=false  (the tiny preset since session 8: the prompt's text
+                before the image tokens, so they can read the phrase)
 
-    python benchmarks/grounding.py                 # 800 steps per variant, ~5 min on 2 cores
+    python benchmarks/grounding.py                 # 800 steps per variant, ~8 min on 2 cores
+    python benchmarks/grounding.py --steps 1600    # where text first binds (a phase change between 800 and 1,600)
     python benchmarks/grounding.py --steps 200     # quicker, noisier
     python benchmarks/grounding.py --checkpoint runs/tiny   # score a trained run instead (its final model), with its
                                                             # colour/shape VQA by objects in the scene
@@ -35,9 +38,13 @@ DATA = Path('data/shapes')
 MODE = '{grounding: {weight: 1.0, batch_size: 32, train: train/layout.jsonl, val: val/layout.jsonl}}'
 
 
-def train(center: bool, steps: int, out: Path) -> tuple[OpenMind, float, float]:
+VARIANTS = {'plain': (False, True), 'centred': (True, True), 'text first': (True, False)}   # (projector_center, image_first)
+
+
+def train(center: bool, image_first: bool, steps: int, out: Path) -> tuple[OpenMind, float, float]:
     t = time.time()
-    rep = run('tiny', [f'modes={MODE}', f'steps={steps}', f'out={out}', f'model_args={{projector_center: {str(center).lower()}}}',
+    args = f'{{projector_center: {str(center).lower()}, image_first: {str(image_first).lower()}}}'
+    rep = run('tiny', [f'modes={MODE}', f'steps={steps}', f'out={out}', f'model_args={args}',
                        'eval_every=1000000', f'save_every={steps}', 'keep=1'])
     return OpenMind.from_pretrained(rep['model']).eval(), rep.get('val/grounding', float('nan')), time.time() - t
 
@@ -123,12 +130,13 @@ def main():
     print(f'# {machine}; grounding only, {a.steps} steps × 32')
     res = {}
     with tempfile.TemporaryDirectory() as d:
-        for name, center in (('plain', False), ('centred', True)):
-            m, val, secs = train(center, a.steps, Path(d) / name)
+        for name, (center, image_first) in VARIANTS.items():
+            m, val, secs = train(center, image_first, a.steps, Path(d) / name.replace(' ', '_'))
             res[name] = {'val_loss': val, 'train_s': round(secs), **score(m)}
             print(name, json.dumps(res[name]), flush=True)
     table(res)
-    print(f"\naccuracy ratio centred / plain: {res['centred']['accuracy'] / max(res['plain']['accuracy'], 1e-9):.1f}×")
+    for a_, b_ in (('centred', 'plain'), ('text first', 'centred')):
+        print(f"accuracy ratio {a_} / {b_}: {res[a_]['accuracy'] / max(res[b_]['accuracy'], 1e-9):.1f}×")
 
 
 if __name__ == '__main__':

@@ -181,7 +181,7 @@ def cond_targets(manifest, cond: CondEncoder, batch_size:int=64) -> Path:
     os.replace(part, path)
     return path
 
-# %% ../nbs/04_model.ipynb #b8dc5374
+# %% ../nbs/04_model.ipynb #3bd7c26b
 TINY_LLM = dict(model_type='qwen2', hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4,
                 num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
 
@@ -204,6 +204,7 @@ class OpenMindConfig:
     mapper_heads: int = 4
     ret_dim: int = 64
     template: str = 'auto'             # 'chat' (the tokenizer's chat template), 'plain', or 'auto' (chat when there is one)
+    image_first: bool = True           # the image before the prompt's text (LLaVA, Qwen-VL); False: after it, so its tokens can read the text
     prompts: dict = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
     max_text_tokens: int = 256
     train_llm: bool = False
@@ -212,9 +213,9 @@ class OpenMindConfig:
     dtype: str = 'float32'             # the pretrained parts' dtype; new parts stay float32
     attn_implementation: str = 'sdpa'
 
-# %% ../nbs/04_model.ipynb #7b75e360
+# %% ../nbs/04_model.ipynb #8ff8b4c7
 PRESETS = {
-    'tiny': dict(train_llm=True, train_encoder=True, projector_center=True),
+    'tiny': dict(train_llm=True, train_encoder=True, projector_center=True, image_first=False),
     'llama3-8b': dict(vision='google/siglip-so400m-patch14-384', llm='meta-llama/Meta-Llama-3-8B-Instruct',
                       cond='stable-diffusion-v1-5/stable-diffusion-v1-5', cond_dim=768, mapper_dim=512, mapper_layers=4,
                       ret_dim=256, max_text_tokens=1024, dtype='bfloat16'),
@@ -425,7 +426,7 @@ def parse_boxes(text: str) -> Tensor:
     "Every well-formed Qwen-VL box string in `text` → normalized boxes `[n, 4]`."
     return qwen_to_norm([[int(v) for v in m] for m in _BOX.findall(text)]).reshape(-1, 4)
 
-# %% ../nbs/04_model.ipynb #947853b2
+# %% ../nbs/04_model.ipynb #cdb5d875
 class Collator:
     "Dataset items → one mode's batch: template, `<image>` expansion, label masking, right padding, pixel values."
     def __init__(self, tokenizer, image_processor, n_image_tokens: int, mode: str, config: OpenMindConfig):
@@ -438,8 +439,8 @@ class Collator:
         self.chat = config.template == 'chat' or (config.template == 'auto' and has_chat)
 
     def prompt_text(self, prompt: str, n_images: int = 1) -> str:
-        "The templated prompt, with `n_images` placeholders before the text."
-        content = IMAGE_TOKEN * n_images + prompt
+        "The templated prompt, with `n_images` placeholders before the text (after it when `config.image_first` is off)."
+        content = IMAGE_TOKEN * n_images + prompt if self.config.image_first else prompt + IMAGE_TOKEN * n_images
         if self.chat:
             return self.tok.apply_chat_template([{'role': 'user', 'content': content}], tokenize=False, add_generation_prompt=True)
         return (self.tok.bos_token or '') + content + '\n'
