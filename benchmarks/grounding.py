@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 os.environ.setdefault('TQDM_DISABLE', '1')
 from transformers.utils import logging as hf_logging
-from openmind.boxes import box_iou
+from openmind.boxes import box_iou, xyxy_to_cxcywh
 from openmind.data import read_records
 from openmind.evaluate import grounding_scores, vqa_accuracy
 from openmind.model import OpenMind
@@ -59,28 +59,24 @@ def score(m: OpenMind, n_scenes: int = 100) -> dict:
             rows.append((i, len(r.objects), pred, r.boxes[own], r.boxes, own))
     res = grounding_scores([x[2] for x in rows], [x[3] for x in rows])
     multi = {}   # multi-object scene -> the distinct first boxes predicted for its phrases
-    hits, nearer = [], []
+    hits, nearer = [], []   # per row: (hit some object, that object is the phrase's); multi-object rows: (nearer, chance)
     for i, n, pred, _, boxes, own in rows:
-        if not len(pred): hits.append((n, 0, 0)); continue
+        if not len(pred): hits.append((0, 0)); continue
         ious = box_iou(pred[:1], boxes)[0]
-        hits.append((n, int(ious.max() >= .5), int(own[ious.argmax()])))
+        hits.append((int(ious.max() >= .5), int(own[ious.argmax()])))
         if n > 1:
             multi.setdefault(i, set()).add(tuple(pred[0].tolist()))
-            d = (centres(boxes) - centres(pred[:1])).norm(dim=1)
+            d = (xyxy_to_cxcywh(boxes)[:, :2] - xyxy_to_cxcywh(pred[:1])[:, :2]).norm(dim=1)
             nearer.append((int(own[d.argmin()] and (d == d.min()).sum() == 1), own.float().mean().item()))
     res['phrase_blind_scenes'] = sum(len(v) == 1 for v in multi.values()) / max(len(multi), 1)
     nt = torch.tensor(nearer, dtype=torch.float).reshape(-1, 2)
     res['nearer_phrase'], res['nearer_chance'] = nt[:, 0].mean().item(), nt[:, 1].mean().item()
     h = torch.tensor(hits, dtype=torch.float)
     for n in (1, 2, 3):
-        sel = [k for k, x in enumerate(rows) if x[1] == n]; hit = h[sel][h[sel, 1] == 1]
+        sel = [k for k, x in enumerate(rows) if x[1] == n]; hit = h[sel][h[sel, 0] == 1]
         res[f'{n}obj'] = grounding_scores([rows[k][2] for k in sel], [rows[k][3] for k in sel]) | {
-            'any_object': h[sel, 1].mean().item(), 'picked_phrase': hit[:, 2].mean().item() if len(hit) else float('nan')}
+            'any_object': h[sel, 0].mean().item(), 'picked_phrase': hit[:, 1].mean().item() if len(hit) else float('nan')}
     return res
-
-
-def centres(boxes: torch.Tensor) -> torch.Tensor:
-    return (boxes[:, :2] + boxes[:, 2:]) / 2
 
 
 def vqa_by_objects(m: OpenMind) -> dict:
@@ -135,8 +131,8 @@ def main():
             res[name] = {'val_loss': val, 'train_s': round(secs), **score(m)}
             print(name, json.dumps(res[name]), flush=True)
     table(res)
-    for a_, b_ in (('centred', 'plain'), ('text first', 'centred')):
-        print(f"accuracy ratio {a_} / {b_}: {res[a_]['accuracy'] / max(res[b_]['accuracy'], 1e-9):.1f}×")
+    for new, old in (('centred', 'plain'), ('text first', 'centred')):
+        print(f"accuracy ratio {new} / {old}: {res[new]['accuracy'] / max(res[old]['accuracy'], 1e-9):.1f}×")
 
 
 if __name__ == '__main__':
