@@ -19,6 +19,9 @@ the default data) and is scored on the phrases of the first 100 validation scene
     python benchmarks/grounding.py                 # 800 steps per variant, ~8 min on 2 cores
     python benchmarks/grounding.py --steps 1600    # where text first binds (a phase change between 800 and 1,600)
     python benchmarks/grounding.py --steps 200     # quicker, noisier
+    python benchmarks/grounding.py --variants "text first" --set model_args.projector=pixel_shuffle
+                                                   # one variant with extra training overrides (session 9's rows;
+                                                   # --set is repeatable, key=value as `python -m openmind.train` reads it)
     python benchmarks/grounding.py --checkpoint runs/tiny   # score a trained run instead (its final model), with its
                                                             # colour/shape VQA by objects in the scene
 """
@@ -41,11 +44,11 @@ MODE = '{grounding: {weight: 1.0, batch_size: 32, train: train/layout.jsonl, val
 VARIANTS = {'plain': (False, True), 'centred': (True, True), 'text first': (True, False)}   # (projector_center, image_first)
 
 
-def train(center: bool, image_first: bool, steps: int, out: Path) -> tuple[OpenMind, float, float]:
+def train(center: bool, image_first: bool, steps: int, out: Path, extra: list[str] = ()) -> tuple[OpenMind, float, float]:
     t = time.time()
     args = f'{{projector_center: {str(center).lower()}, image_first: {str(image_first).lower()}}}'
     rep = run('tiny', [f'modes={MODE}', f'steps={steps}', f'out={out}', f'model_args={args}',
-                       'eval_every=1000000', f'save_every={steps}', 'keep=1'])
+                       'eval_every=1000000', f'save_every={steps}', 'keep=1', *extra])
     return OpenMind.from_pretrained(rep['model']).eval(), rep.get('val/grounding', float('nan')), time.time() - t
 
 
@@ -108,6 +111,8 @@ def table(res: dict):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--steps', type=int, default=800)
+    ap.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS), help='which variants to train')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='extra training override for every variant')
     ap.add_argument('--checkpoint', help='score this trained model (a run folder or a model folder) instead of training')
     a = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -123,16 +128,16 @@ def main():
             print(f'| {q} | ' + ' | '.join(f"{v[kind, n]['accuracy']:.2f} ({v[kind, n]['n']}) vs {v[kind, n]['random_object']:.2f}"
                                             for n in (1, 2, 3) if (kind, n) in v) + ' |')
         return
-    print(f'# {machine}; grounding only, {a.steps} steps × 32')
+    print(f'# {machine}; grounding only, {a.steps} steps × 32' + (f"; overrides {' '.join(a.set)}" if a.set else ''))
     res = {}
     with tempfile.TemporaryDirectory() as d:
-        for name, (center, image_first) in VARIANTS.items():
-            m, val, secs = train(center, image_first, a.steps, Path(d) / name.replace(' ', '_'))
+        for name in a.variants:
+            m, val, secs = train(*VARIANTS[name], a.steps, Path(d) / name.replace(' ', '_'), a.set)
             res[name] = {'val_loss': val, 'train_s': round(secs), **score(m)}
             print(name, json.dumps(res[name]), flush=True)
     table(res)
     for new, old in (('centred', 'plain'), ('text first', 'centred')):
-        print(f"accuracy ratio {new} / {old}: {res[new]['accuracy'] / max(res[old]['accuracy'], 1e-9):.1f}×")
+        if new in res and old in res: print(f"accuracy ratio {new} / {old}: {res[new]['accuracy'] / max(res[old]['accuracy'], 1e-9):.1f}×")
 
 
 if __name__ == '__main__':
