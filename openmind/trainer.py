@@ -24,7 +24,7 @@ __all__ = ['TRAIN_MODES', 'GENERATOR', 'MODE_FIELDS', 'SCHEDULES', 'NO_DECAY', '
            'train_config', 'make_schedule', 'check_schedule', 'mode_dataset', 'ModeStream', 'param_groups',
            'layout_param_groups', 'enable_checkpointing', 'Trainer', 'latest_checkpoint']
 
-# %% ../nbs/06_trainer.ipynb #5228d336
+# %% ../nbs/06_trainer.ipynb #51604ef6
 @dataclass
 class TrainConfig:
     "Everything a run needs; YAML files in `openmind/configs/` set it, `key=value` overrides it."
@@ -91,6 +91,7 @@ def make_schedule(c: TrainConfig, optimizer):
 def check_schedule(c: TrainConfig):
     "Fail now, naming the field, if `schedule` or `schedule_args` would fail when the run starts."
     if c.schedule not in SCHEDULES: raise ValueError(f"unknown schedule {c.schedule!r}; schedules: {list(SCHEDULES)}")
+    if c.schedule == 'constant' and c.warmup: raise ValueError(f"schedule 'constant' has no warm-up (warmup={c.warmup}): use constant_with_warmup, or warmup=0")
     try: make_schedule(c, torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0))
     except (TypeError, ValueError) as e: raise ValueError(f"schedule {c.schedule!r} with schedule_args {c.schedule_args}: {e}") from None
 
