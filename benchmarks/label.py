@@ -6,10 +6,13 @@ write), measured in the same run against a peer.
           pushed through the whole job (files, phrases, model, parser, hygiene, fsync'd writes), so the pipeline's own
           cost shows beside a cheap model
     gpu   a Qwen2.5-VL-7B-shaped model with random weights (bf16), answers of exactly 64 new tokens, batch 8 vs 32,
-          one GPU, the `qwen2.5-vl` backend -> images/s and output tokens per image              (CUDA only)
+          one GPU, the `qwen2.5-vl` backend through the whole job (`run_label` with the model as built), >= 2,000 images
+          of 448 px after a warm-up batch -> images/s (end to end, and after the first batch) and output tokens per image
+                                                                                                   (CUDA only)
 
     python benchmarks/label.py                 # cpu (and gpu when CUDA is available)
     python benchmarks/label.py --rows 2000 --skip-gpu
+    python benchmarks/label.py --skip-cpu --gpu-dry-run --gpu-rows 48 --batch-sizes 8 16   # the gpu code on the CPU, tiny
 """
 import argparse, json, os, shutil, sys, tempfile, time
 from pathlib import Path
@@ -41,31 +44,50 @@ def cpu(rows: int, tmp: Path) -> dict:
             **{k: v for k, v in res.items() if isinstance(k, str)}}
 
 
-def gpu(rows: int, tmp: Path) -> dict:
-    from openmind.label import random_qwen25vl, QWEN25VL_7B, QwenBackend, label_batch, LabelSettings
+def gpu(rows: int, tmp: Path, batch_sizes=(8, 32), dry_run: bool = False) -> dict:
+    """The `qwen2.5-vl` backend on a Qwen2.5-VL-7B-shaped random model through the whole job (`run_label`: read -> decode ->
+    phrases -> processor (smart_resize) -> generate -> parse -> hygiene -> fsync'd write), one run per batch size.
+    `dry_run`: the same code on the CPU with 2-layer, 64-wide towers (the real 152,064-token vocabulary), to check the path."""
+    from openmind.label import random_qwen25vl, QWEN25VL_7B, QWEN25VL_TINY, QwenBackend, LabelJob, run_label, label_batch, LabelSettings
     from openmind.shapes import generate
     from openmind.data import read_pairs
-    world = tmp / 'gworld'; generate(world, n_train=0, n_val=rows, seed=4, size=448)
-    proc, model = random_qwen25vl(tmp / 'q7b', QWEN25VL_7B, dtype=torch.bfloat16, save=False)
-    # the loaded model (no save/load round trip of 16 GB); exactly 64 new tokens per image: a fixed output length
-    qb = QwenBackend(model, processor=proc, device='cuda', max_new_tokens=64, generate_kwargs={'min_new_tokens': 64})
-    rws = [{'id': r.line, 'image': r.source, 'caption': r.caption} for r in read_pairs(world / 'val/wukong.tsv')]
+    device = 'cpu' if dry_run else 'cuda'
+    size = {'text': {**QWEN25VL_TINY['text'], 'vocab_size': QWEN25VL_7B['text']['vocab_size']}, 'vision': QWEN25VL_TINY['vision']} if dry_run else QWEN25VL_7B
+    warm = max(batch_sizes)
+    world = tmp / 'gworld'; generate(world, n_train=0, n_val=rows + warm, seed=4, size=448)   # 448 px: 256 visual tokens after the 2x2 merge
+    lines = (world / 'val/wukong.tsv').read_text().splitlines()
+    (world / 'val/bench.tsv').write_text('\n'.join([lines[0], *lines[1 + warm:]]) + '\n')
+    t0 = time.perf_counter()
+    proc, model = random_qwen25vl(tmp / 'q7b', size, dtype=torch.float32 if dry_run else torch.bfloat16, save=False)
+    build_s = time.perf_counter() - t0
+    # the model as built (no 16 GB save and reload); exactly 64 new tokens per image: a fixed output length
+    qb = QwenBackend(model, processor=proc, device=device, max_new_tokens=64, generate_kwargs={'min_new_tokens': 64})
+    warm_rows = [{'id': r.line, 'image': r.source, 'caption': r.caption} for r in read_pairs(world / 'val/wukong.tsv')][:warm]
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     out = {}
-    for bs in (8, 32):
-        label_batch(rws[:bs], qb)                                    # warm-up
-        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); t0 = time.perf_counter()
-        for k in range(0, len(rws), bs): label_batch(rws[k:k + bs], qb, LabelSettings(out_dir=str(tmp)))
-        torch.cuda.synchronize(); dt = time.perf_counter() - t0
-        out[bs] = {'images/s': round(len(rws) / dt, 2), 'output tokens/image': 64, 'peak GiB': round(torch.cuda.max_memory_allocated() / 2**30, 1)}
-        print(f"gpu {torch.cuda.get_device_name()}: batch {bs}: {out[bs]}", flush=True)
-    return {'device': torch.cuda.get_device_name(), **{f'batch {b}': v for b, v in out.items()}}
+    for bs in batch_sizes:
+        label_batch(warm_rows[:bs], qb, LabelSettings(out_dir=str(tmp)))          # warm-up: kernels, allocator
+        sync()
+        if device == 'cuda': torch.cuda.reset_peak_memory_stats()
+        job = LabelJob(str(world / 'val/bench.tsv'), str(tmp / f'gpu{bs}/labels.jsonl'), backend='qwen2.5-vl', model='random Qwen2.5-VL-7B shape',
+                       batch_size=bs, max_new_tokens=64, progress=False)
+        s = run_label(job, backend=qb); sync()
+        out[bs] = {'rows': s['labelled_now'], 'images/s': s['rows_per_s'], 'images/s after the first batch': s['steady_rows_per_s'],
+                   'output tokens/image': 64, 'statuses': {k: v for k, v in s['statuses'].items() if v},
+                   **({'peak GiB': round(torch.cuda.max_memory_allocated() / 2**30, 1)} if device == 'cuda' else {})}
+        print(f"{'dry run (cpu)' if dry_run else 'gpu ' + torch.cuda.get_device_name()}: batch {bs}: {out[bs]}", flush=True)
+    return {'device': 'cpu (dry run)' if dry_run else torch.cuda.get_device_name(), 'model build s': round(build_s, 1),
+            **{f'batch {b}': v for b, v in out.items()}, 'ratio': round(out[batch_sizes[-1]]['images/s'] / out[batch_sizes[0]]['images/s'], 2)}
 
 
 if __name__ == '__main__':
-    p = argparse.ArgumentParser(); p.add_argument('--rows', type=int, default=2000); p.add_argument('--gpu-rows', type=int, default=512)
+    p = argparse.ArgumentParser(); p.add_argument('--rows', type=int, default=2000); p.add_argument('--gpu-rows', type=int, default=2000)
+    p.add_argument('--batch-sizes', type=int, nargs='+', default=[8, 32], help='gpu: one whole job per batch size (the first is the peer)')
     p.add_argument('--skip-cpu', action='store_true'); p.add_argument('--skip-gpu', action='store_true')
+    p.add_argument('--gpu-dry-run', action='store_true', help="run the gpu part's code on the CPU with a tiny model (checks the path, times nothing)")
     a = p.parse_args(); tmp = Path(tempfile.mkdtemp()); os.environ.setdefault('TQDM_DISABLE', '1')
     res = {}
     if not a.skip_cpu: res['cpu'] = cpu(a.rows, tmp)
-    if torch.cuda.is_available() and not a.skip_gpu: res['gpu'] = gpu(a.gpu_rows, tmp)
+    if a.gpu_dry_run: res['gpu dry run'] = gpu(a.gpu_rows, tmp, a.batch_sizes, dry_run=True)
+    elif torch.cuda.is_available() and not a.skip_gpu: res['gpu'] = gpu(a.gpu_rows, tmp, a.batch_sizes)
     print(json.dumps(res, indent=1))

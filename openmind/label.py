@@ -545,31 +545,32 @@ class LabelJob:
         if self.backend in ('openmind', 'replay'): return {}
         return {'min_pixels': self.min_pixels, 'max_pixels': self.max_pixels, 'max_new_tokens': self.max_new_tokens}
 
-    def fingerprint(self) -> dict:
-        return {'backend': self.backend, 'model': str(self.model), 'prompt_version': PROMPT_VERSION, 'parser_version': PARSER_VERSION,
+    def fingerprint(self, backend=None) -> dict:
+        "What must match to resume; a backend object passed to `run_label` stands in for `backend` (its own fingerprint)."
+        return {'backend': backend.fingerprint() if backend is not None else self.backend, 'model': str(self.model), 'prompt_version': PROMPT_VERSION, 'parser_version': PARSER_VERSION,
                 'decoding': 'greedy', **self.backend_kwargs(), 'max_phrases': self.max_phrases, 'hygiene': asdict(Hygiene()),
                 'input': str(Path(self.input_tsv).resolve()), 'image_dir': str(Path(self.image_dir).resolve()) if self.image_dir else None}
 
 # %% ../nbs/09_label.ipynb #8997cca5
-def _check_output(job: LabelJob) -> None:
+def _check_output(job: LabelJob, backend=None) -> None:
     "Refuse to overwrite finished work, or to resume it under different settings."
     out, man = Path(job.output_jsonl), manifest_path(job.output_jsonl)
     if not (out.exists() or rejects_path(out).exists()): return
     if not (job.resume or job.retry_failed): raise FileExistsError(f"{out} exists: add --resume to continue that job, or choose another --output-jsonl")
     if man.exists() and not job.force:
-        old, new = json.loads(man.read_text())['fingerprint'], job.fingerprint()
+        old, new = json.loads(man.read_text())['fingerprint'], job.fingerprint(backend)
         if diff := sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)):
             raise ValueError(f"{out} was labelled with different settings ({', '.join(f'{k}: {old.get(k)!r} → {new.get(k)!r}' for k in diff)}); "
                              "--force resumes anyway, mixing both in one file")
 
-def _write_manifest(job: LabelJob, state: str, extra: dict):
+def _write_manifest(job: LabelJob, state: str, extra: dict, backend=None):
     p = manifest_path(job.output_jsonl); tmp = p.with_suffix('.tmp'); p.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps({'state': state, 'fingerprint': job.fingerprint(), 'job': asdict(job), **extra}, indent=1, ensure_ascii=False))
+    tmp.write_text(json.dumps({'state': state, 'fingerprint': job.fingerprint(backend), 'job': asdict(job), **extra}, indent=1, ensure_ascii=False))
     os.replace(tmp, p)
 
 # %% ../nbs/09_label.ipynb #f54192d3
-def _local_batches(rows: list[dict], job: LabelJob, s: LabelSettings) -> Iterator[list[dict]]:
-    backend = make_backend(job.backend, job.model, **job.backend_kwargs())
+def _local_batches(rows: list[dict], job: LabelJob, s: LabelSettings, backend: Backend|None = None) -> Iterator[list[dict]]:
+    backend = backend or make_backend(job.backend, job.model, **job.backend_kwargs())
     for k in range(0, len(rows), job.batch_size): yield label_batch(rows[k:k + job.batch_size], backend, s)
 
 class RayLabeler:
@@ -604,23 +605,25 @@ def _ray_batches(rows: list[dict], job: LabelJob, s: LabelSettings) -> Iterator[
         if started and not job.address: ray.shutdown()   # a local cluster we started lives as long as the job
 
 # %% ../nbs/09_label.ipynb #a1e3ce3b
-def run_label(job: LabelJob) -> dict:
-    "Label a table end to end (resuming when asked); returns the summary that is also stored in the manifest."
+def run_label(job: LabelJob, backend: Backend|None = None) -> dict:
+    """Label a table end to end (resuming when asked); returns the summary that is also stored in the manifest.
+    `backend`: an already built `Backend` (a model in memory, your own subclass) instead of `job.backend` / `job.model`; one process, no Ray."""
     from tqdm.auto import tqdm
-    _check_output(job); out = Path(job.output_jsonl)
+    use_ray = job.ray if job.ray is not None else (job.num_gpus > 1 or job.num_workers > 1)
+    if backend is not None and use_ray: raise ValueError("run_label: a backend object runs in this process only; Ray workers build their own from job.backend / job.model")
+    _check_output(job, backend); out = Path(job.output_jsonl)
     rows, pre = table_rows(job.input_tsv, job.image_dir, job.limit)
     done = done_ids(out)
     if job.retry_failed:
         again = {i for i, st in done.items() if st in RETRYABLE}; drop_rejects(out, again); done = {i: st for i, st in done.items() if i not in again}
     todo, pre = [r for r in rows if r['id'] not in done], [p for p in pre if p['id'] not in done]
     s = LabelSettings(out_dir=str(out.parent.resolve()), max_phrases=job.max_phrases)
-    use_ray = job.ray if job.ray is not None else (job.num_gpus > 1 or job.num_workers > 1)
-    _write_manifest(job, 'running', {'started': time.time()})
+    _write_manifest(job, 'running', {'started': time.time()}, backend)
     w, t0, seen, first = RecordWriter(out), time.perf_counter(), {st: 0 for st in STATUSES}, None
     bar = tqdm(total=len(todo), unit='row', desc='label', disable=not job.progress or os.environ.get('TQDM_DISABLE') == '1', mininterval=2)
     try:
         w.write([p | {'image': _rel(p['image'], s.out_dir)} if 'image' in p else p for p in pre])
-        for recs in (_ray_batches if use_ray and todo else _local_batches)(todo, job, s):
+        for recs in (_ray_batches(todo, job, s) if use_ray and todo else _local_batches(todo, job, s, backend)):
             w.write(recs); bar.update(len(recs))
             if first is None: first = (time.perf_counter(), len(recs))   # start-up (Ray, model loading) ends here
             for r in recs: seen[r['status']] += 1
@@ -637,7 +640,7 @@ def run_label(job: LabelJob) -> dict:
                'startup_s': round(first[0] - t0, 2) if first else None,
                'steady_rows_per_s': round((len(todo) - first[1]) / (time.perf_counter() - first[0]), 2) if first and len(todo) > first[1] else None,
                **funnel(r['status'] for r in recs), 'boxes_kept': sum(len(r.get('objects', [])) for r in recs), 'boxes_dropped': drops}
-    _write_manifest(job, 'done', {'summary': summary})
+    _write_manifest(job, 'done', {'summary': summary}, backend)
     return summary
 
 # %% ../nbs/09_label.ipynb #9b79f43e
