@@ -546,9 +546,10 @@ class LabelJob:
         return {'min_pixels': self.min_pixels, 'max_pixels': self.max_pixels, 'max_new_tokens': self.max_new_tokens}
 
     def fingerprint(self, backend=None) -> dict:
-        "What must match to resume; a backend object passed to `run_label` stands in for `backend` (its own fingerprint)."
-        return {'backend': backend.fingerprint() if backend is not None else self.backend, 'model': str(self.model), 'prompt_version': PROMPT_VERSION, 'parser_version': PARSER_VERSION,
-                'decoding': 'greedy', **self.backend_kwargs(), 'max_phrases': self.max_phrases, 'hygiene': asdict(Hygiene()),
+        "What must match to resume. A backend object given to `run_label` stands in for the job's backend, model and decoding fields: its own `fingerprint()`."
+        how = {'backend': backend.fingerprint()} if backend is not None else \
+              {'backend': self.backend, 'model': str(self.model), 'decoding': 'greedy', **self.backend_kwargs()}
+        return {**how, 'prompt_version': PROMPT_VERSION, 'parser_version': PARSER_VERSION, 'max_phrases': self.max_phrases, 'hygiene': asdict(Hygiene()),
                 'input': str(Path(self.input_tsv).resolve()), 'image_dir': str(Path(self.image_dir).resolve()) if self.image_dir else None}
 
 # %% ../nbs/09_label.ipynb #8997cca5
@@ -570,7 +571,7 @@ def _write_manifest(job: LabelJob, state: str, extra: dict, backend=None):
 
 # %% ../nbs/09_label.ipynb #f54192d3
 def _local_batches(rows: list[dict], job: LabelJob, s: LabelSettings, backend: Backend|None = None) -> Iterator[list[dict]]:
-    backend = backend or make_backend(job.backend, job.model, **job.backend_kwargs())
+    if backend is None: backend = make_backend(job.backend, job.model, **job.backend_kwargs())
     for k in range(0, len(rows), job.batch_size): yield label_batch(rows[k:k + job.batch_size], backend, s)
 
 class RayLabeler:
