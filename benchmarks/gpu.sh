@@ -7,8 +7,9 @@
 #   bash benchmarks/gpu.sh run encoder|model|train|adapter [ARGS...]      # run that benchmark (ARGS go to it);
 #                                                  # its output is also written to $OUT/NAME.log (default runs/gpu/)
 #
-# Each benchmark's GPU table is what benchmarks/RESULTS.md asks for; each fits one 10-minute call on an H100
-# (label: two jobs of 2,000 images; pass --gpu-rows 1000 where the time is short).
+# Each benchmark's GPU table is what benchmarks/RESULTS.md asks for. None has run on a GPU yet, so their times are
+# unknown: where a call is capped (10 minutes on our lent machines), split the label benchmark by batch size
+# (--batch-sizes 8, then --batch-sizes 32) or shorten it (--gpu-rows 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS="transformers==5.23.0 diffusers==0.42.1 fastcore==1.14.5 importlib_metadata==8.7.0"
