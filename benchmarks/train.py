@@ -16,6 +16,7 @@ out of memory: step time, tokens/s, MFU (`openmind.memory.flops_per_token` / `pe
 
     python benchmarks/train.py            # CPU part; GPU part too when CUDA is available
     python benchmarks/train.py --quick    # fewer steps
+    python benchmarks/train.py --gpu-dry-run   # the GPU part's code on the CPU, small model, batch 1 (about a minute)
 """
 import argparse, os, platform, statistics, time
 from dataclasses import replace
@@ -71,37 +72,46 @@ def cpu(n):
         print(f'| {name} | {sps:.1f} | {sps / rows[0][1]:.2f}x | {peak / 2**20:.1f} | {peak / rows[0][2]:.2f}x | {est / 2**20:.1f} | {est / peak:.2f} |')
 
 
-def full_model():
-    "SigLIP so400m + Llama-3-8B shapes, random weights, bf16 backbones, fp32 new parts, built on the GPU."
+DRY_LLM = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+DRY_VISION = dict(image_size=384, patch_size=14, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4)
+
+
+def full_model(dry_run=False):
+    """SigLIP so400m + Llama-3-8B shapes, random weights, bf16 backbones, fp32 new parts, built on the GPU.
+    `dry_run`: the same towers 2 layers deep and narrow, on the CPU (so400m's 729 patches, Llama-3's vocabulary)."""
+    llm = KNOWN_ARCHS['meta-llama/Meta-Llama-3-8B-Instruct']
     torch.manual_seed(0); prev = torch.get_default_dtype(); torch.set_default_dtype(torch.bfloat16)
     try:
-        with torch.device('cuda'):
-            m = OpenMind.from_config('llama3-8b', llm=KNOWN_ARCHS['meta-llama/Meta-Llama-3-8B-Instruct'],
-                                     tokenizer=str(TINY_DIR / 'tokenizer'), vision='siglip-so400m-384', cond='tiny', cond_dim=64)
+        with torch.device('cpu' if dry_run else 'cuda'):
+            m = OpenMind.from_config('llama3-8b', llm={**llm, **DRY_LLM} if dry_run else llm, tokenizer=str(TINY_DIR / 'tokenizer'),
+                                     vision=DRY_VISION if dry_run else 'siglip-so400m-384', cond='tiny', cond_dim=64)
     finally: torch.set_default_dtype(prev)
     for p in m.new_parameters().values(): p.data = p.data.float()
     return m
 
 
-def gpu(n):
+def gpu(n, dry_run=False):
+    "`dry_run`: the same code on the CPU, a small model, batch 1 only (checks the path; its numbers mean nothing)."
     shapes.ensure_shapes(DATA)
-    model, rows = full_model(), []
-    name = torch.cuda.get_device_name()
-    for bs in (1, 2, 4, 8, 16, 32):
+    model, rows = full_model(dry_run), []
+    cuda = not dry_run
+    name = torch.cuda.get_device_name() if cuda else 'cpu (dry run)'
+    for bs in (1,) if dry_run else (1, 2, 4, 8, 16, 32):
         c = train_config(apply_overrides(load_config('llama3-8b'), ['out=/tmp/openmind-bench-gpu', 'accumulation=1', 'num_workers=2',
              *[f'modes.{m}.batch_size={bs}' for m in ('captioning', 'vqa', 'grounding', 'retrieval', 'generation')]]))
         try:
-            torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+            if cuda: torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
             tr = Trainer(c, model=model).setup_data()
             sec, samples, window = timed(tr, Trainer.train_step, n)
             speed = tr._speed(window, sec)
             est = estimate(replace(c, model_args={'llm': 'meta-llama/Meta-Llama-3-8B-Instruct', 'vision': 'google/siglip-so400m-patch14-384',
                                                   'cond': 'tiny', 'cond_dim': 64}), device='cuda')
-            rows.append((bs, sec, speed['tokens_per_s'], speed.get('mfu'), torch.cuda.max_memory_allocated(), est.peak()))
+            rows.append((bs, sec, speed['tokens_per_s'], speed.get('mfu'), torch.cuda.max_memory_allocated() if cuda else 0, est.peak()))
             del tr
         except torch.OutOfMemoryError:
             break
-    print(f"\n### GPU: {name}, SigLIP so400m + Llama-3-8B (frozen, bf16, random weights), 5 modes, gradient checkpointing\n")
+    arch = 'the same shapes 2 layers deep and narrow' if dry_run else 'SigLIP so400m + Llama-3-8B'
+    print(f"\n### GPU: {name}, {arch} (frozen, bf16, random weights), 5 modes, gradient checkpointing\n")
     print('| batch per mode | step s | steps/s | tokens/s | MFU | peak GiB (max_memory_allocated) | estimated GiB |')
     print('|---|---|---|---|---|---|---|')
     for bs, sec, tps, mfu, peak, est in rows:
@@ -110,6 +120,8 @@ def gpu(n):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(); p.add_argument('--quick', action='store_true'); p.add_argument('--gpu-only', action='store_true')
+    p.add_argument('--gpu-dry-run', action='store_true', help="run the GPU part's code on the CPU with a small model, batch 1, one timed step")
     a = p.parse_args()
-    if not a.gpu_only: cpu(3 if a.quick else 10)
-    if torch.cuda.is_available(): gpu(3 if a.quick else 10)
+    if not (a.gpu_only or a.gpu_dry_run): cpu(3 if a.quick else 10)
+    if a.gpu_dry_run: gpu(1, dry_run=True)
+    elif torch.cuda.is_available(): gpu(3 if a.quick else 10)
