@@ -48,10 +48,9 @@ def gpu(rows: int, tmp: Path, batch_sizes=(8, 32), dry_run: bool = False) -> dic
     """The `qwen2.5-vl` backend on a Qwen2.5-VL-7B-shaped random model through the whole job (`run_label`: read -> decode ->
     phrases -> processor (smart_resize) -> generate -> parse -> hygiene -> fsync'd write), one run per batch size.
     `dry_run`: the same code on the CPU with 2-layer, 64-wide towers (the real 152,064-token vocabulary), to check the path."""
-    from openmind.label import random_qwen25vl, QWEN25VL_7B, QWEN25VL_TINY, QwenBackend, LabelJob, run_label, label_batch, LabelSettings
+    from openmind.label import random_qwen25vl, QWEN25VL_7B, QWEN25VL_TINY, QwenBackend, LabelJob, run_label, label_batch, LabelSettings, table_rows
     from openmind.shapes import generate
-    from openmind.data import read_pairs
-    device = 'cpu' if dry_run else 'cuda'
+    device, name = ('cpu', 'cpu (dry run)') if dry_run else ('cuda', torch.cuda.get_device_name())
     size = {'text': {**QWEN25VL_TINY['text'], 'vocab_size': QWEN25VL_7B['text']['vocab_size']}, 'vision': QWEN25VL_TINY['vision']} if dry_run else QWEN25VL_7B
     warm = max(batch_sizes)
     world = tmp / 'gworld'; generate(world, n_train=0, n_val=rows + warm, seed=4, size=448)   # 448 px: 256 visual tokens after the 2x2 merge
@@ -62,21 +61,19 @@ def gpu(rows: int, tmp: Path, batch_sizes=(8, 32), dry_run: bool = False) -> dic
     build_s = time.perf_counter() - t0
     # the model as built (no 16 GB save and reload); exactly 64 new tokens per image: a fixed output length
     qb = QwenBackend(model, processor=proc, device=device, max_new_tokens=64, generate_kwargs={'min_new_tokens': 64})
-    warm_rows = [{'id': r.line, 'image': r.source, 'caption': r.caption} for r in read_pairs(world / 'val/wukong.tsv')][:warm]
+    warm_rows, _ = table_rows(world / 'val/wukong.tsv', limit=warm)
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     out = {}
     for bs in batch_sizes:
         label_batch(warm_rows[:bs], qb, LabelSettings(out_dir=str(tmp)))          # warm-up: kernels, allocator
         sync()
         if device == 'cuda': torch.cuda.reset_peak_memory_stats()
-        job = LabelJob(str(world / 'val/bench.tsv'), str(tmp / f'gpu{bs}/labels.jsonl'), backend='qwen2.5-vl', model='random Qwen2.5-VL-7B shape',
-                       batch_size=bs, max_new_tokens=64, progress=False)
-        s = run_label(job, backend=qb); sync()
+        s = run_label(LabelJob(str(world / 'val/bench.tsv'), str(tmp / f'gpu{bs}/labels.jsonl'), batch_size=bs, progress=False), backend=qb)
         out[bs] = {'rows': s['labelled_now'], 'images/s': s['rows_per_s'], 'images/s after the first batch': s['steady_rows_per_s'],
                    'output tokens/image': 64, 'statuses': {k: v for k, v in s['statuses'].items() if v},
                    **({'peak GiB': round(torch.cuda.max_memory_allocated() / 2**30, 1)} if device == 'cuda' else {})}
-        print(f"{'dry run (cpu)' if dry_run else 'gpu ' + torch.cuda.get_device_name()}: batch {bs}: {out[bs]}", flush=True)
-    return {'device': 'cpu (dry run)' if dry_run else torch.cuda.get_device_name(), 'model build s': round(build_s, 1),
+        print(f"{name}: batch {bs}: {out[bs]}", flush=True)
+    return {'device': name, 'model build s': round(build_s, 1),
             **{f'batch {b}': v for b, v in out.items()}, 'ratio': round(out[batch_sizes[-1]]['images/s'] / out[batch_sizes[0]]['images/s'], 2)}
 
 

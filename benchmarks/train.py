@@ -94,19 +94,18 @@ def gpu(n, dry_run=False):
     "`dry_run`: the same code on the CPU, a small model, batch 1 only (checks the path; its numbers mean nothing)."
     shapes.ensure_shapes(DATA)
     model, rows = full_model(dry_run), []
-    cuda = not dry_run
-    name = torch.cuda.get_device_name() if cuda else 'cpu (dry run)'
+    name = 'cpu (dry run)' if dry_run else torch.cuda.get_device_name()
     for bs in (1,) if dry_run else (1, 2, 4, 8, 16, 32):
         c = train_config(apply_overrides(load_config('llama3-8b'), ['out=/tmp/openmind-bench-gpu', 'accumulation=1', 'num_workers=2',
              *[f'modes.{m}.batch_size={bs}' for m in ('captioning', 'vqa', 'grounding', 'retrieval', 'generation')]]))
         try:
-            if cuda: torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+            if not dry_run: torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
             tr = Trainer(c, model=model).setup_data()
             sec, samples, window = timed(tr, Trainer.train_step, n)
             speed = tr._speed(window, sec)
             est = estimate(replace(c, model_args={'llm': 'meta-llama/Meta-Llama-3-8B-Instruct', 'vision': 'google/siglip-so400m-patch14-384',
                                                   'cond': 'tiny', 'cond_dim': 64}), device='cuda')
-            rows.append((bs, sec, speed['tokens_per_s'], speed.get('mfu'), torch.cuda.max_memory_allocated() if cuda else 0, est.peak()))
+            rows.append((bs, sec, speed['tokens_per_s'], speed.get('mfu'), 0 if dry_run else torch.cuda.max_memory_allocated(), est.peak()))
             del tr
         except torch.OutOfMemoryError:
             break

@@ -553,20 +553,20 @@ class LabelJob:
                 'input': str(Path(self.input_tsv).resolve()), 'image_dir': str(Path(self.image_dir).resolve()) if self.image_dir else None}
 
 # %% ../nbs/09_label.ipynb #8997cca5
-def _check_output(job: LabelJob, backend=None) -> None:
+def _check_output(job: LabelJob, fp: dict|None = None) -> None:
     "Refuse to overwrite finished work, or to resume it under different settings."
     out, man = Path(job.output_jsonl), manifest_path(job.output_jsonl)
     if not (out.exists() or rejects_path(out).exists()): return
     if not (job.resume or job.retry_failed): raise FileExistsError(f"{out} exists: add --resume to continue that job, or choose another --output-jsonl")
     if man.exists() and not job.force:
-        old, new = json.loads(man.read_text())['fingerprint'], job.fingerprint(backend)
+        old, new = json.loads(man.read_text())['fingerprint'], fp or job.fingerprint()
         if diff := sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)):
             raise ValueError(f"{out} was labelled with different settings ({', '.join(f'{k}: {old.get(k)!r} → {new.get(k)!r}' for k in diff)}); "
                              "--force resumes anyway, mixing both in one file")
 
-def _write_manifest(job: LabelJob, state: str, extra: dict, backend=None):
+def _write_manifest(job: LabelJob, state: str, extra: dict, fp: dict|None = None):
     p = manifest_path(job.output_jsonl); tmp = p.with_suffix('.tmp'); p.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps({'state': state, 'fingerprint': job.fingerprint(backend), 'job': asdict(job), **extra}, indent=1, ensure_ascii=False))
+    tmp.write_text(json.dumps({'state': state, 'fingerprint': fp or job.fingerprint(), 'job': asdict(job), **extra}, indent=1, ensure_ascii=False))
     os.replace(tmp, p)
 
 # %% ../nbs/09_label.ipynb #f54192d3
@@ -612,14 +612,14 @@ def run_label(job: LabelJob, backend: Backend|None = None) -> dict:
     from tqdm.auto import tqdm
     use_ray = job.ray if job.ray is not None else (job.num_gpus > 1 or job.num_workers > 1)
     if backend is not None and use_ray: raise ValueError("run_label: a backend object runs in this process only; Ray workers build their own from job.backend / job.model")
-    _check_output(job, backend); out = Path(job.output_jsonl)
+    fp = job.fingerprint(backend); _check_output(job, fp); out = Path(job.output_jsonl)
     rows, pre = table_rows(job.input_tsv, job.image_dir, job.limit)
     done = done_ids(out)
     if job.retry_failed:
         again = {i for i, st in done.items() if st in RETRYABLE}; drop_rejects(out, again); done = {i: st for i, st in done.items() if i not in again}
     todo, pre = [r for r in rows if r['id'] not in done], [p for p in pre if p['id'] not in done]
     s = LabelSettings(out_dir=str(out.parent.resolve()), max_phrases=job.max_phrases)
-    _write_manifest(job, 'running', {'started': time.time()}, backend)
+    _write_manifest(job, 'running', {'started': time.time()}, fp)
     w, t0, seen, first = RecordWriter(out), time.perf_counter(), {st: 0 for st in STATUSES}, None
     bar = tqdm(total=len(todo), unit='row', desc='label', disable=not job.progress or os.environ.get('TQDM_DISABLE') == '1', mininterval=2)
     try:
@@ -641,7 +641,7 @@ def run_label(job: LabelJob, backend: Backend|None = None) -> dict:
                'startup_s': round(first[0] - t0, 2) if first else None,
                'steady_rows_per_s': round((len(todo) - first[1]) / (time.perf_counter() - first[0]), 2) if first and len(todo) > first[1] else None,
                **funnel(r['status'] for r in recs), 'boxes_kept': sum(len(r.get('objects', [])) for r in recs), 'boxes_dropped': drops}
-    _write_manifest(job, 'done', {'summary': summary}, backend)
+    _write_manifest(job, 'done', {'summary': summary}, fp)
     return summary
 
 # %% ../nbs/09_label.ipynb #9b79f43e
