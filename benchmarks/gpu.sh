@@ -8,7 +8,7 @@
 #                                                  # its output is also written to $OUT/NAME.log (default runs/gpu/)
 #
 # Each benchmark's GPU table is what benchmarks/RESULTS.md asks for. None has run on a GPU yet, so their times are
-# unknown: where a call is capped (10 minutes on our lent machines), split the label benchmark by batch size
+# unknown: where a call is capped (say at 10 minutes), split the label benchmark by batch size
 # (--batch-sizes 8, then --batch-sizes 32) or shorten it (--gpu-rows 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -11,16 +11,16 @@ the default data) and is scored on the phrases of the first 100 validation scene
     nearer the phrase's      multi-object phrases whose predicted box centre is nearer the phrase's object than any
                              other (chance: the mean of 1/objects, 0.42 on these scenes)
 
-    plain       projector_center=false, image_first=true   (the tiny preset before session 6)
-    centred     projector_center=true,  image_first=true   (sessions 6-7)
-    text first  projector_center=true,  image_first=false  (the tiny preset since session 8: the prompt's text
+    plain       projector_center=false, image_first=true   (the first tiny preset)
+    centred     projector_center=true,  image_first=true   (centring the projector's input)
+    text first  projector_center=true,  image_first=false  (the tiny preset: the prompt's text
                 before the image tokens, so they can read the phrase)
 
     python benchmarks/grounding.py                 # 800 steps per variant, ~8 min on 2 cores
     python benchmarks/grounding.py --steps 1600    # where text first binds (a phase change between 800 and 1,600)
     python benchmarks/grounding.py --steps 200     # quicker, noisier
     python benchmarks/grounding.py --variants "text first" --set model_args.projector=pixel_shuffle
-                                                   # one variant with extra training overrides (session 9's rows;
+                                                   # one variant with extra training overrides (RESULTS.md's rows;
                                                    # --set is repeatable, key=value as `python -m openmind.train` reads it)
     python benchmarks/grounding.py --checkpoint runs/tiny   # score a trained run instead (its final model), with its
                                                             # colour/shape VQA by objects in the scene

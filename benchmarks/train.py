@@ -19,7 +19,6 @@ out of memory: step time, tokens/s, MFU (`openmind.memory.flops_per_token` / `pe
     python benchmarks/train.py --gpu-dry-run   # the GPU part's code on the CPU, small model, batch 1 (about a minute)
 """
 import argparse, os, platform, statistics, time
-from dataclasses import replace
 from pathlib import Path
 import torch
 os.environ.setdefault('TQDM_DISABLE', '1')
@@ -27,8 +26,8 @@ from transformers.utils import logging as hf_logging
 from openmind import shapes
 from openmind.memory import estimate, profile_memory, KNOWN_ARCHS
 from openmind.model import OpenMind, TINY_DIR
-from openmind.train import load_config, apply_overrides
-from openmind.trainer import Trainer, train_config
+from openmind.config import resolve_config
+from openmind.trainer import Trainer
 
 hf_logging.disable_progress_bar(); hf_logging.set_verbosity_error()
 DATA = Path('data/shapes')
@@ -56,10 +55,10 @@ def timed(tr, step, n, warmup=2):
 
 def cpu(n):
     shapes.ensure_shapes(DATA)
-    base = train_config(apply_overrides(load_config('tiny'), [f'out=/tmp/openmind-bench']))
+    base = resolve_config('tiny', ['out=/tmp/openmind-bench'])
     rows = []
     for name, c, step in [('per-mode', base, Trainer.train_step), ('summed', base, summed_step),
-                          ('checkpointing', replace(base, gradient_checkpointing=True), Trainer.train_step)]:
+                          ('checkpointing', base.model_copy(update={'gradient_checkpointing': True}), Trainer.train_step)]:
         torch.manual_seed(0); tr = Trainer(c).setup_data()
         sec, samples, window = timed(tr, step, n)
         _, tl = profile_memory(lambda: step(tr, window))
@@ -96,15 +95,15 @@ def gpu(n, dry_run=False):
     model, rows = full_model(dry_run), []
     name = 'cpu (dry run)' if dry_run else torch.cuda.get_device_name()
     for bs in (1,) if dry_run else (1, 2, 4, 8, 16, 32):
-        c = train_config(apply_overrides(load_config('llama3-8b'), ['out=/tmp/openmind-bench-gpu', 'accumulation=1', 'num_workers=2',
-             *[f'modes.{m}.batch_size={bs}' for m in ('captioning', 'vqa', 'grounding', 'retrieval', 'generation')]]))
+        c = resolve_config('llama3-8b', ['out=/tmp/openmind-bench-gpu', 'accumulation=1', 'num_workers=2',
+             *[f'modes.{m}.batch_size={bs}' for m in ('captioning', 'vqa', 'grounding', 'retrieval', 'generation')]])
         try:
             if not dry_run: torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
             tr = Trainer(c, model=model).setup_data()
             sec, samples, window = timed(tr, Trainer.train_step, n)
             speed = tr._speed(window, sec)
-            est = estimate(replace(c, model_args={'llm': 'meta-llama/Meta-Llama-3-8B-Instruct', 'vision': 'google/siglip-so400m-patch14-384',
-                                                  'cond': 'tiny', 'cond_dim': 64}), device='cuda')
+            est = estimate(c.model_copy(update={'model_args': {'llm': 'meta-llama/Meta-Llama-3-8B-Instruct', 'vision': 'google/siglip-so400m-patch14-384',
+                                                  'cond': 'tiny', 'cond_dim': 64}}), device='cuda')
             rows.append((bs, sec, speed['tokens_per_s'], speed.get('mfu'), 0 if dry_run else torch.cuda.max_memory_allocated(), est.peak()))
             del tr
         except torch.OutOfMemoryError:

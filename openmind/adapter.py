@@ -76,6 +76,7 @@ class AdapterConfig:
 
 def _key(name: str) -> str: return name.replace('.', '__')
 
+# %% ../nbs/05_adapter.ipynb #c14541bf
 class SpatialAdapter(nn.Module):
     "Grounding tokens + one gated branch per cross-attention layer."
     def __init__(self, config: AdapterConfig):
@@ -109,6 +110,7 @@ def cross_attention_layers(unet) -> dict[str, nn.Module]:
 
 def _unet(x): return x.unet if hasattr(x, 'unet') else x
 
+# %% ../nbs/05_adapter.ipynb #fd21501f
 def add_spatial_adapter(unet_or_pipeline, phrase_dim: int|None = None, token_dim: int|None = None, max_boxes: int = 30,
                         adapter: SpatialAdapter|None = None) -> SpatialAdapter:
     "Install a spatial adapter on the `attn2` layers (idempotent); returns it. The UNet is frozen, the adapter trains."
@@ -126,6 +128,7 @@ def add_spatial_adapter(unet_or_pipeline, phrase_dim: int|None = None, token_dim
         m.set_processor(SpatialAdapterProcessor(p.base if isinstance(p, SpatialAdapterProcessor) else p, a, n))
     return a
 
+# %% ../nbs/05_adapter.ipynb #76a8426f
 def remove_spatial_adapter(unet_or_pipeline) -> SpatialAdapter|None:
     "Restore the original `attn2` processors and detach the adapter (returned)."
     unet = _unet(unet_or_pipeline)
@@ -150,6 +153,7 @@ class Grounding:
             t, m = t.repeat(batch // len(t), 1, 1), m.repeat(batch // len(t), 1, 1)
         return t, m
 
+# %% ../nbs/05_adapter.ipynb #1571c937
 def _largest(boxes: Tensor, embeds: Tensor, k: int, where: str):
     "The `k` largest boxes (in their original order) and their embeddings, with a warning when some are dropped."
     if len(boxes) <= k: return boxes, embeds
@@ -176,6 +180,7 @@ def set_grounding(unet_or_pipeline, boxes: list, phrase_embeds: list, size: tupl
     a.grounding = Grounding(tok, bx, valid, tuple(size))
     return a.grounding
 
+# %% ../nbs/05_adapter.ipynb #b1c1c51f
 def clear_grounding(unet_or_pipeline):
     "Back to plain generation."
     _unet(unet_or_pipeline).spatial_adapter.grounding = None
@@ -311,6 +316,7 @@ def _components(mask) -> list[list[tuple[int, int]]]:
         comps.append(comp)
     return comps
 
+# %% ../nbs/05_adapter.ipynb #f6143c5e
 def detect(image: Tensor, phrase: str, box, min_pixels: int = 3) -> dict:
     "Find `phrase` ('red circle') near `box` in an RGB `[3, H, W]` image in [0, 1]: its drawn box, shape, and IoU with `box`."
     colour, shape = phrase.split()[-2:]
@@ -361,6 +367,7 @@ def _draw(fn, B: int, generator):
     "`fn(generator)` once for the batch, or once per sample (stacked) when `generator` is a list."
     return torch.cat([fn(g, 1) for g in generator]) if isinstance(generator, list) else fn(generator, B)
 
+# %% ../nbs/05_adapter.ipynb #97a68b97
 def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float = 0.1, drop_grounding: float = 0.1, generator=None,
                    noise_scheduler=None, reduction: str = 'mean') -> Tensor:
     "ε-prediction MSE of `pipe.unet` on a `layout_collate` batch (grounded through the adapter when `adapter`)."
@@ -521,6 +528,7 @@ def plot_layouts(ev: dict, boxes: list, phrases: list, n: int = 8):
 # %% ../nbs/05_adapter.ipynb #8d754194
 import contextlib
 
+# %% ../nbs/05_adapter.ipynb #5c2da26e
 @contextlib.contextmanager
 def grounding_attention(unet_or_pipeline):
     "Record the grounding branch's attention: yields a list filled with `(layer name, [B, N, S+1] probabilities)` per layer call."
@@ -539,6 +547,7 @@ def grounding_attention(unet_or_pipeline):
     finally:
         for h in hooks: h.remove()
 
+# %% ../nbs/05_adapter.ipynb #2cb3ab82
 def phrase_heatmaps(records: list, size: tuple[int, int], sample: int = -1) -> Tensor:
     "`[S, H, W]` attention to each grounding slot (null excluded) of batch element `sample`, averaged over layers and calls."
     maps = []

@@ -87,6 +87,7 @@ def box_iou(a, b) -> Tensor:
     union = box_area(a)[:, None] + box_area(b)[None] - inter
     return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
 
+# %% ../nbs/00_boxes.ipynb #37be8893
 def paired_iou(a, b) -> Tensor:
     "IoU of `a[i]` with `b[i]` → `[N]`."
     a, b = as_boxes(a, 'a'), as_boxes(b, 'b')

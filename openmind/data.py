@@ -112,6 +112,8 @@ def _grounding_from_json(cls, d: dict, where: str = 'record'):
     if w <= 0 or h <= 0: raise RecordError(f"{where}: fields 'width' and 'height' must be positive, got {w}x{h}")
     return cls(_get(d, 'image', str, where, 'a non-empty string'), _get(d, 'caption', str, where, 'a non-empty string'),
                _objects(d, where, (w, h)), w, h, {k: v for k, v in d.items() if k not in cls.fields})
+
+# %% ../nbs/01_data.ipynb #96459e62
 GroundingRecord.from_json = _grounding_from_json
 
 # %% ../nbs/01_data.ipynb #082cf995
@@ -153,6 +155,7 @@ def read_records(path, cls=None, resolve:bool=True) -> Iterator:
         if resolve: rec.image = resolve_image(rec.image, path.parent)
         yield rec
 
+# %% ../nbs/01_data.ipynb #3fe0af68
 def write_records(path, records: Iterable) -> Path:
     "Write records (or dicts) as JSONL, atomically: a crash leaves the old file or the new one, never half."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,6 +270,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         return Image.fromarray((a.clip(0, None) / scale * 255).round().astype(np.uint8)).convert('RGB')
     return im.convert('RGB')
 
+# %% ../nbs/01_data.ipynb #466d491b
 def load_image(src, max_pixels:int=MAX_IMAGE_PIXELS) -> Image.Image:
     "Load `src` (path or bytes) as an upright RGB image, or raise `ImageLoadError`."
     im = _open(src, max_pixels)
@@ -283,6 +287,7 @@ def _item(rec, image) -> dict:
     if isinstance(rec, GroundingRecord): d |= {'boxes': rec.boxes, 'phrases': rec.phrases}
     return d
 
+# %% ../nbs/01_data.ipynb #9aa709a9
 class RecordDataset(Dataset):
     "Map-style dataset over a JSONL manifest's records."
     record_cls = None
@@ -295,6 +300,7 @@ class RecordDataset(Dataset):
         im = load_image(rec.image, self.max_pixels)
         return _item(rec, self.transform(im) if self.transform else im)
 
+# %% ../nbs/01_data.ipynb #edb814fd
 class CaptionDataset(RecordDataset):
     "A captions manifest as a dataset of `CaptionRecord`s (with `transform` applied)."
     record_cls = CaptionRecord

@@ -82,6 +82,7 @@ def unfreeze(self: VisionEncoder):
     self.tower.requires_grad_(True)
     return self
 
+# %% ../nbs/03_encoder.ipynb #a43a8c15
 @patch
 def train(self: VisionEncoder, mode: bool = True):
     "Like `nn.Module.train`, but a frozen tower stays in eval mode."
@@ -129,6 +130,7 @@ def from_config(cls: VisionEncoder, config='tiny', **kwargs):
     config._attn_implementation = kwargs.get('attn_implementation', 'sdpa')
     return cls(tower_cls(config), **kwargs)
 
+# %% ../nbs/03_encoder.ipynb #7a04df01
 @patch(cls_method=True)
 def from_pretrained(cls: VisionEncoder, path_or_id, dtype=None, **kwargs):
     "Load the vision tower of a SigLIP or CLIP checkpoint (vision-only or full) from a folder or hub id."
@@ -159,6 +161,7 @@ def check_pixels(self: VisionEncoder, pixel_values: Tensor):
         raise ValueError(f"images must be {self.image_size}x{self.image_size} for this encoder, got {h}x{w}; "
                          "use encoder.image_processor to resize")
 
+# %% ../nbs/03_encoder.ipynb #d4c85314
 @patch
 def forward(self: VisionEncoder, pixel_values: Tensor) -> Tensor:
     "Patch features `[B, num_patches, hidden_size]` of the chosen layer."
@@ -226,6 +229,7 @@ def reduce(self: Projector, x: Tensor) -> Tensor:
         grid = F.pixel_unshuffle(F.pad(grid, (0, pad, 0, pad)), s)
     return grid.flatten(2).transpose(1, 2)
 
+# %% ../nbs/03_encoder.ipynb #86fa7ea3
 @patch
 def forward(self: Projector, x: Tensor) -> Tensor:
     "Project vision features to LLM tokens."
@@ -264,6 +268,7 @@ def _heat(att: Tensor, head:int|None=None, query:int|None=None) -> Tensor:
     g = math.isqrt(h.numel())
     return h.reshape(g, g)
 
+# %% ../nbs/03_encoder.ipynb #6128a57a
 def plot_attention(image, maps: list[Tensor], head:int|None=None, query:int|None=None, axs=None):
     "Per-layer heatmaps of the attention patches receive (one head or their mean; all queries or one), plus rollout."
     import matplotlib.pyplot as plt

@@ -4,13 +4,14 @@
 
 # %% ../nbs/10_evaluate.ipynb #fadf7dfa
 from __future__ import annotations
-import argparse, contextlib, dataclasses, io, itertools, json, math, os, re, sys, textwrap, time, unicodedata
+import contextlib, dataclasses, io, itertools, json, math, os, re, sys, textwrap, time, unicodedata
 from pathlib import Path
-import torch, yaml
+import torch
 from torch import Tensor
 from .boxes import box_iou
 from .data import read_records, write_records, CaptionRecord, VQARecord, GroundingRecord, load_image
 from .model import parse_boxes, _chunks, PhraseGroundingDataset
+from .config import ArgParser, positive, read_run_config
 
 # %% auto #0
 __all__ = ['CONTRACTIONS', 'NUMBER_WORDS', 'ARTICLES', 'PUNCT', 'TASKS', 'GOALS', 'NOT_COMPUTED', 'normalize_answer',
@@ -45,6 +46,8 @@ CONTRACTIONS = {
     "yall": "y'all", "yall'll": "y'all'll", "y'allll": "y'all'll", "yall'd've": "y'all'd've", "y'alld've": "y'all'd've",
     "y'all'dve": "y'all'd've", "youd": "you'd", "youd've": "you'd've", "you'dve": "you'd've", "youll": "you'll", "youre": "you're",
     "youve": "you've"}
+
+# %% ../nbs/10_evaluate.ipynb #47e7daec
 NUMBER_WORDS = {'none': '0', 'zero': '0', 'one': '1', 'two': '2', 'three': '3', 'four': '4', 'five': '5', 'six': '6', 'seven': '7',
                 'eight': '8', 'nine': '9', 'ten': '10'}
 ARTICLES = {'a', 'an', 'the'}
@@ -135,10 +138,6 @@ def grounding_scores(preds: list, truths: list, threshold: float = 0.5) -> dict:
     return {'accuracy': sum(i >= threshold for i in ious) / n, 'mean_iou': sum(ious) / n, 'n': len(ious)}
 
 # %% ../nbs/10_evaluate.ipynb #5bb1a1fc
-def _config_of(run: Path) -> dict:
-    f = run / 'config.yaml'
-    return (yaml.safe_load(f.read_text()) or {}) if f.is_file() else {}
-
 def resolve_checkpoint(path) -> dict:
     "The model folder, the adapter file (or None) and the run's config for a run folder, a checkpoint folder or a model folder."
     p = Path(path)
@@ -150,7 +149,7 @@ def resolve_checkpoint(path) -> dict:
         model, run = ck[-1].parent, p
     else: raise FileNotFoundError(f"--checkpoint {p}: no OpenMind model here (looked for final/, model/, openmind.json, checkpoints/step-*/model/)")
     adapter = next((a for a in (model / 'adapter.safetensors', model.parent / 'layout' / 'adapter.safetensors') if a.is_file()), None)
-    return {'model': model, 'adapter': adapter, 'config': _config_of(run), 'run': run}
+    return {'model': model, 'adapter': adapter, 'config': read_run_config(run), 'run': run}
 
 # %% ../nbs/10_evaluate.ipynb #b91cbc19
 TASKS = ('caption', 'vqa', 'grounding', 'retrieval', 'layout', 'generation', 'labeling')
@@ -277,6 +276,7 @@ class PhraseDetector:
             if p in best: b = best[p][1]; out[k] = torch.tensor([b['xmin'] / W, b['ymin'] / H, b['xmax'] / W, b['ymax'] / H])
         return clip_boxes(out)
 
+# %% ../nbs/10_evaluate.ipynb #e7dff0dc
 def detector_fidelity(images: Tensor, boxes: list, phrases: list, detector: PhraseDetector) -> dict:
     "Mean IoU of requested vs detected boxes and the share found at IoU ≥ 0.5, over pictures `[B, 3, H, W]` in [0, 1]."
     ious = []
@@ -342,6 +342,7 @@ def _vqa_image_name(image_dir: Path, subtype: str, image_id: int) -> str:
         if (image_dir / name).exists(): return name.replace(f'{image_id:012d}', '{id:012d}')
     raise FileNotFoundError(f"{image_dir}: no image for image_id {image_id} (looked for COCO_{subtype}_{image_id:012d}.jpg and {image_id:012d}.jpg)")
 
+# %% ../nbs/10_evaluate.ipynb #0ae41aca
 def vqav2_to_jsonl(questions_json, annotations_json, image_dir, out, limit: int|None = None) -> int:
     "VQAv2 questions + annotations JSON → VQA manifest at `out` (ten answers per question); returns the number of records."
     q, a, out, image_dir = _load_json(questions_json, 'questions'), _load_json(annotations_json, 'annotations'), Path(out), Path(image_dir)
@@ -362,6 +363,7 @@ def _answers(v) -> list[str]:
     v = v if isinstance(v, list) else [v]
     return [a['answer'] if isinstance(a, dict) else str(a) for a in v]
 
+# %% ../nbs/10_evaluate.ipynb #a52a23ac
 def hub_to_jsonl(name, out, task: str = 'caption', split: str = 'validation', limit: int|None = None, image_column: str = 'image',
                  text_column: str = 'caption', question_column: str = 'question', answers_column: str = 'answers', **load_kw) -> int:
     "A `datasets` dataset (hub id, or a `save_to_disk` folder) → PNGs under `out`'s folder and a captions or VQA manifest; returns the records."
@@ -442,6 +444,7 @@ def is_shapes_world(data) -> bool:
     try: return f.is_file() and json.loads(f.read_text()).get('generator') == 'openmind.shapes'
     except (OSError, json.JSONDecodeError): return False
 
+# %% ../nbs/10_evaluate.ipynb #58665768
 def summary_table(res: dict, goals: bool = True) -> list[tuple]:
     "(task, metric, value, goal) rows of `evaluate`'s result; skipped tasks give their reason as the value."
     rows = []
@@ -477,6 +480,7 @@ def plot_predictions(res: dict, n: int = 4):
             if s['pred']: show_boxes(im, s['pred'], ax=axs[1, j], color='red')
     fig.tight_layout(); return fig
 
+# %% ../nbs/10_evaluate.ipynb #8ddd256f
 def plot_retrieval(res: dict, k: int = 5):
     "The first texts' top-`k` retrieved images, right ones framed green, wrong ones red."
     import matplotlib.pyplot as plt
@@ -530,13 +534,13 @@ def write_report(res: dict, out=None, command: str|None = None) -> Path:
 # %% ../nbs/10_evaluate.ipynb #b901dfdc
 def main(argv=None) -> int:
     "`python -m openmind.evaluate`: evaluate a trained OpenMind; prints the table, writes eval.json / eval.md / figures."
-    p = argparse.ArgumentParser(prog='openmind.evaluate', description='Evaluate a trained OpenMind (run folder, checkpoint or model folder).')
+    p = ArgParser(prog='openmind.evaluate', description='Evaluate a trained OpenMind (run folder, checkpoint or model folder).')
     p.add_argument('--checkpoint', required=True, help='run folder, checkpoints/step-N folder, or model folder')
     p.add_argument('--data', default=None, help="dataset root with val/ manifests (default: the run's data, else data/shapes)")
     p.add_argument('--tasks', default=','.join(TASKS), help=f'comma-separated: {",".join(TASKS)}')
-    p.add_argument('--limit', type=int, default=None, help='first N items per task'); p.add_argument('--gen-limit', type=int, default=16, help='scenes to draw')
-    p.add_argument('--steps', type=int, default=25, help='sampler steps'); p.add_argument('--guidance-scale', type=float, default=3.0)
-    p.add_argument('--batch-size', type=int, default=32); p.add_argument('--out', default=None, help='report folder (default: RUN_DIR/eval)')
+    p.add_argument('--limit', type=positive(), default=None, help='first N items per task'); p.add_argument('--gen-limit', type=positive(), default=16, help='scenes to draw')
+    p.add_argument('--steps', type=positive(), default=25, help='sampler steps'); p.add_argument('--guidance-scale', type=positive(float), default=3.0)
+    p.add_argument('--batch-size', type=positive(), default=32); p.add_argument('--out', default=None, help='report folder (default: RUN_DIR/eval)')
     p.add_argument('--detector', default=None, help='open-vocabulary detector folder (OWLv2, Grounding DINO) to score drawn pictures')
     p.add_argument('--device', default=None); p.add_argument('--no-progress', action='store_true')
     a = p.parse_args(argv)

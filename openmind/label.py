@@ -40,6 +40,7 @@ class Phrase:
     start: int
     end: int
 
+# %% ../nbs/09_label.ipynb #179aa628
 def phrases_en(caption: str) -> list[Phrase]:
     "English noun phrases of `caption` by the stop-word rule."
     out, run = [], []
@@ -55,6 +56,7 @@ def phrases_en(caption: str) -> list[Phrase]:
 # %% ../nbs/09_label.ipynb #6b8523bc
 _ZH_NOUN, _ZH_ADJ = ('n', 'nr', 'ns', 'nt', 'nz', 'ng', 'vn', 'an'), ('a', 'b', 'ag', 'z')
 
+# %% ../nbs/09_label.ipynb #172e2b7b
 def phrases_zh(caption: str) -> list[Phrase]:
     "Chinese noun phrases of `caption` from jieba's part-of-speech tags."
     import jieba, jieba.posseg as pseg, logging
@@ -74,6 +76,7 @@ def phrases_zh(caption: str) -> list[Phrase]:
     close()
     return out
 
+# %% ../nbs/09_label.ipynb #bacd0637
 def candidate_phrases(caption: str, lang: str|None = None, max_phrases: int = 10) -> list[Phrase]:
     "The caption's candidate phrases (de-duplicated, in order), in its language."
     out = []
@@ -116,6 +119,7 @@ def _box(v) -> list[float]|None:
     except (TypeError, ValueError): return None
     return b if all(math.isfinite(x) for x in b) else None
 
+# %% ../nbs/09_label.ipynb #ef91728a
 def _from_item(d) -> dict|None:
     if not isinstance(d, dict): return None
     box = next((_box(d[k]) for k in _BOX_KEYS if k in d), None)
@@ -149,6 +153,7 @@ def _complete_objects(s: str) -> list[str]:
             if depth == 0: out.append(s[start:i + 1])
     return out
 
+# %% ../nbs/09_label.ipynb #1a3a38af
 def _items(v) -> list|None:
     "The list of object dicts in a decoded JSON value (a list, one object, or an object holding a list)."
     if isinstance(v, list): return v
@@ -161,6 +166,7 @@ def _loads_ok(s: str) -> bool:
     try: json.loads(s); return True
     except ValueError: return False
 
+# %% ../nbs/09_label.ipynb #96e15877
 def parse_output(text) -> tuple[list[dict], str]:
     "Objects `{'label', 'box'}` (the model's coordinates) and a status: ok / repaired / empty / unparseable. Never raises."
     try:
@@ -216,6 +222,7 @@ class Hygiene:
     merge_iou: float = 0.9
     max_boxes: int = 30
 
+# %% ../nbs/09_label.ipynb #2d0b2cb3
 def clean_objects(objects: list[dict], phrases: list[Phrase], h: Hygiene = Hygiene()) -> tuple[list[dict], dict]:
     "Normalized `{'label', 'box'}` → kept `{'phrase', 'box', 'span'}` and the count of each drop reason."
     drops, kept = {}, []
@@ -320,6 +327,7 @@ class OpenMindBackend(Backend):
         for (i, ph), bs in zip(pairs, boxes): out[i].objects += [{'label': ph, 'box': b} for b in bs.tolist()]
         return out
 
+# %% ../nbs/09_label.ipynb #6cd8ebe2
 class ReplayBackend(Backend):
     "Answers saved earlier, looked up by image path: JSONL lines `{'image', 'text', 'family', 'model_size'}`."
     def __init__(self, model: str, family: str = 'qwen2.5-vl'):
@@ -372,6 +380,7 @@ class QwenVLBackend(Backend):
             out.append(Answer(text=text))
         return out
 
+# %% ../nbs/09_label.ipynb #268415d0
 class VLLMBackend(Backend):
     "Qwen2.5-VL / Qwen2-VL on vLLM (one engine per GPU): the same prompts and parser, greedy, for throughput."
     def __init__(self, model: str, family: str = 'qwen2.5-vl', min_pixels: int = 256 * 28 * 28, max_pixels: int = 1280 * 28 * 28,
@@ -403,6 +412,7 @@ class LabelSettings:
     max_image_pixels: int = 64_000_000
     hygiene: Hygiene = field(default_factory=Hygiene)
 
+# %% ../nbs/09_label.ipynb #989c31a7
 def _predict(backend: Backend, images, phrases, langs) -> list:
     "Answers, or an exception per row: a failing batch is retried one row at a time."
     try: return backend.predict(images, phrases, langs)
@@ -432,6 +442,7 @@ def label_batch(rows: list[dict], backend: Backend, s: LabelSettings = LabelSett
     for rec in recs.values(): rec['image'] = _rel(rec['image'], s.out_dir)
     return [recs[r['id']] for r in rows]
 
+# %% ../nbs/09_label.ipynb #791b9bae
 def _rel(image: str, out_dir: str) -> str:
     "An image path as records store it: relative to the output's folder (URLs as they are)."
     return image if _is_url(image) else os.path.relpath(image, out_dir)
@@ -467,6 +478,7 @@ def read_jsonl(path) -> Iterator[dict]:
             if n == len(lines) and not data.endswith(b'\n'): return   # the torn tail of a killed run
             raise ValueError(f"{p}:{n}: not a JSON record (the file was edited or damaged)") from None
 
+# %% ../nbs/09_label.ipynb #f662c142
 class RecordWriter:
     "Appends records to the output and rejects files; `write` returns after both are on disk."
     def __init__(self, output):
@@ -519,11 +531,21 @@ def funnel(statuses: Iterable[str]) -> dict:
 
 # %% ../nbs/09_label.ipynb #895f5d9b
 @dataclass
-class LabelJob:
-    "Settings of a labeling job (the command's flags)."
+class _JobRows:
+    "Where a labeling job's rows come from and go, which of them it labels, and how it reports."
     input_tsv: str
     output_jsonl: str
     image_dir: str|None = None
+    limit: int|None = None
+    resume: bool = False
+    retry_failed: bool = False
+    force: bool = False
+    progress: bool = True
+
+# %% ../nbs/09_label.ipynb #3e8d0d02
+@dataclass
+class _JobEngine(_JobRows):
+    "Which model labels, and where it runs."
     backend: str = 'qwen2.5-vl'
     model: str|None = None
     batch_size: int = 8
@@ -531,26 +553,28 @@ class LabelJob:
     num_workers: int = 1               # CPU workers when no GPU is used (> 1: Ray)
     ray: bool|None = None              # default: Ray when more than one GPU or worker
     address: str|None = None           # join an existing Ray cluster ('auto' or host:port)
-    resume: bool = False
-    retry_failed: bool = False
-    force: bool = False
-    limit: int|None = None
+
+@dataclass
+class LabelJob(_JobEngine):
+    "Settings of a labeling job (the command's flags): rows, engine, and what the model is shown and may answer."
     min_pixels: int = 256 * 28 * 28
     max_pixels: int = 1280 * 28 * 28
     max_new_tokens: int = 256
     max_phrases: int = 10
-    progress: bool = True
 
-    def backend_kwargs(self) -> dict:
-        if self.backend in ('openmind', 'replay'): return {}
-        return {'min_pixels': self.min_pixels, 'max_pixels': self.max_pixels, 'max_new_tokens': self.max_new_tokens}
+# %% ../nbs/09_label.ipynb #4cfa9899
+@patch
+def backend_kwargs(self: LabelJob) -> dict:
+    if self.backend in ('openmind', 'replay'): return {}
+    return {'min_pixels': self.min_pixels, 'max_pixels': self.max_pixels, 'max_new_tokens': self.max_new_tokens}
 
-    def fingerprint(self, backend=None) -> dict:
-        "What must match to resume. A backend object given to `run_label` stands in for the job's backend, model and decoding fields: its own `fingerprint()`."
-        how = {'backend': backend.fingerprint()} if backend is not None else \
-              {'backend': self.backend, 'model': str(self.model), 'decoding': 'greedy', **self.backend_kwargs()}
-        return {**how, 'prompt_version': PROMPT_VERSION, 'parser_version': PARSER_VERSION, 'max_phrases': self.max_phrases, 'hygiene': asdict(Hygiene()),
-                'input': str(Path(self.input_tsv).resolve()), 'image_dir': str(Path(self.image_dir).resolve()) if self.image_dir else None}
+@patch
+def fingerprint(self: LabelJob, backend=None) -> dict:
+    "What must match to resume. A backend object given to `run_label` stands in for the job's backend, model and decoding fields: its own `fingerprint()`."
+    how = {'backend': backend.fingerprint()} if backend is not None else \
+          {'backend': self.backend, 'model': str(self.model), 'decoding': 'greedy', **self.backend_kwargs()}
+    return {**how, 'prompt_version': PROMPT_VERSION, 'parser_version': PARSER_VERSION, 'max_phrases': self.max_phrases, 'hygiene': asdict(Hygiene()),
+            'input': str(Path(self.input_tsv).resolve()), 'image_dir': str(Path(self.image_dir).resolve()) if self.image_dir else None}
 
 # %% ../nbs/09_label.ipynb #8997cca5
 def _check_output(job: LabelJob, fp: dict|None = None) -> None:
@@ -606,20 +630,18 @@ def _ray_batches(rows: list[dict], job: LabelJob, s: LabelSettings) -> Iterator[
         if started and not job.address: ray.shutdown()   # a local cluster we started lives as long as the job
 
 # %% ../nbs/09_label.ipynb #a1e3ce3b
-def run_label(job: LabelJob, backend: Backend|None = None) -> dict:
-    """Label a table end to end (resuming when asked); returns the summary that is also stored in the manifest.
-    `backend`: an already built `Backend` (a model in memory, your own subclass) instead of `job.backend` / `job.model`; one process, no Ray."""
-    from tqdm.auto import tqdm
-    use_ray = job.ray if job.ray is not None else (job.num_gpus > 1 or job.num_workers > 1)
-    if backend is not None and use_ray: raise ValueError("run_label: a backend object runs in this process only; Ray workers build their own from job.backend / job.model")
-    fp = job.fingerprint(backend); _check_output(job, fp); out = Path(job.output_jsonl)
+def _todo(job: LabelJob, out: Path) -> tuple[list[dict], list[dict]]:
+    "The rows without a record yet (with `retry_failed`, the retryable failures again), and the records of rows that failed before the model."
     rows, pre = table_rows(job.input_tsv, job.image_dir, job.limit)
     done = done_ids(out)
     if job.retry_failed:
         again = {i for i, st in done.items() if st in RETRYABLE}; drop_rejects(out, again); done = {i: st for i, st in done.items() if i not in again}
-    todo, pre = [r for r in rows if r['id'] not in done], [p for p in pre if p['id'] not in done]
-    s = LabelSettings(out_dir=str(out.parent.resolve()), max_phrases=job.max_phrases)
-    _write_manifest(job, 'running', {'started': time.time()}, fp)
+    return [r for r in rows if r['id'] not in done], [p for p in pre if p['id'] not in done]
+
+# %% ../nbs/09_label.ipynb #efb10657
+def _label_rows(job: LabelJob, out: Path, todo, pre, s: LabelSettings, backend, use_ray: bool):
+    "Label `todo` and write every record as its batch ends; returns the start time and (time, rows) of the first batch."
+    from tqdm.auto import tqdm
     w, t0, seen, first = RecordWriter(out), time.perf_counter(), {st: 0 for st in STATUSES}, None
     bar = tqdm(total=len(todo), unit='row', desc='label', disable=not job.progress or os.environ.get('TQDM_DISABLE') == '1', mininterval=2)
     try:
@@ -628,19 +650,36 @@ def run_label(job: LabelJob, backend: Backend|None = None) -> dict:
             w.write(recs); bar.update(len(recs))
             if first is None: first = (time.perf_counter(), len(recs))   # start-up (Ray, model loading) ends here
             for r in recs: seen[r['status']] += 1
-            readable = len(recs) and sum(v for k, v in seen.items() if k not in _UNREADABLE)
-            bar.set_postfix(annotated=f"{100 * seen['ok'] / max(readable, 1):.0f}%")
+            bar.set_postfix(annotated=f"{100 * seen['ok'] / max(sum(v for k, v in seen.items() if k not in _UNREADABLE), 1):.0f}%")
     finally: w.close(); bar.close()
+    return t0, first
+
+# %% ../nbs/09_label.ipynb #5e7cb046
+def _summary(out: Path, todo: list, use_ray: bool, t0: float, first) -> dict:
+    "The run's summary: the funnel over every record of the output, and the speeds (overall and after start-up)."
     dt = time.perf_counter() - t0
     recs = [r for p in (out, rejects_path(out)) for r in read_jsonl(p)]
     drops = {}
     for r in recs:
         for k, v in r.get('drops', {}).items(): drops[k] = drops.get(k, 0) + v
-    summary = {'output': str(out), 'rejects': str(rejects_path(out)), 'labelled_now': len(todo), 'seconds': round(dt, 2),
-               'rows_per_s': round(len(todo) / dt, 2) if dt > 0 else None, 'engine': 'ray' if use_ray else 'local',
-               'startup_s': round(first[0] - t0, 2) if first else None,
-               'steady_rows_per_s': round((len(todo) - first[1]) / (time.perf_counter() - first[0]), 2) if first and len(todo) > first[1] else None,
-               **funnel(r['status'] for r in recs), 'boxes_kept': sum(len(r.get('objects', [])) for r in recs), 'boxes_dropped': drops}
+    return {'output': str(out), 'rejects': str(rejects_path(out)), 'labelled_now': len(todo), 'seconds': round(dt, 2),
+            'rows_per_s': round(len(todo) / dt, 2) if dt > 0 else None, 'engine': 'ray' if use_ray else 'local',
+            'startup_s': round(first[0] - t0, 2) if first else None,
+            'steady_rows_per_s': round((len(todo) - first[1]) / (time.perf_counter() - first[0]), 2) if first and len(todo) > first[1] else None,
+            **funnel(r['status'] for r in recs), 'boxes_kept': sum(len(r.get('objects', [])) for r in recs), 'boxes_dropped': drops}
+
+# %% ../nbs/09_label.ipynb #19bdbf70
+def run_label(job: LabelJob, backend: Backend|None = None) -> dict:
+    """Label a table end to end (resuming when asked); returns the summary that is also stored in the manifest.
+    `backend`: an already built `Backend` (a model in memory, your own subclass) instead of `job.backend` / `job.model`; one process, no Ray."""
+    use_ray = job.ray if job.ray is not None else (job.num_gpus > 1 or job.num_workers > 1)
+    if backend is not None and use_ray: raise ValueError("run_label: a backend object runs in this process only; Ray workers build their own from job.backend / job.model")
+    fp = job.fingerprint(backend); _check_output(job, fp); out = Path(job.output_jsonl)
+    todo, pre = _todo(job, out)
+    s = LabelSettings(out_dir=str(out.parent.resolve()), max_phrases=job.max_phrases)
+    _write_manifest(job, 'running', {'started': time.time()}, fp)
+    t0, first = _label_rows(job, out, todo, pre, s, backend, use_ray)
+    summary = _summary(out, todo, use_ray, t0, first)
     _write_manifest(job, 'done', {'summary': summary}, fp)
     return summary
 
@@ -702,12 +741,11 @@ QWEN25VL_TINY = dict(text=dict(hidden_size=64, intermediate_size=128, num_hidden
                                rope_parameters={'rope_type': 'default', 'mrope_section': [2, 3, 3], 'rope_theta': 10000.0}),
                      vision=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, fullatt_block_indexes=[0]))
 
-def random_qwen25vl(out_dir, size: dict = QWEN25VL_TINY, seed: int = 0, dtype=torch.float32, save: bool = True):
-    """A random-weight Qwen2.5-VL of `size` (tiny, or `QWEN25VL_7B`'s shapes) with a small byte-level BPE tokenizer carrying Qwen's
-    special tokens and a chat template — for tests and benchmarks, no download. Returns (processor, model); saves the model to `out_dir`."""
+# %% ../nbs/09_label.ipynb #2b55611a
+def _tiny_qwen_tokenizer():
+    "A small byte-level BPE tokenizer with Qwen2.5-VL's special tokens, and a chat template that places the image."
     from tokenizers import Tokenizer, models as tk_models, pre_tokenizers, decoders, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers import PreTrainedTokenizerFast
     bpe = Tokenizer(tk_models.BPE()); bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator([make_prompt(['red circle'], 'en'), make_prompt(['红色圆形'], 'zh'), '[{"bbox_2d": [1, 2, 3, 4], "label": "x"}]'] * 5,
                             trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
@@ -716,6 +754,15 @@ def random_qwen25vl(out_dir, size: dict = QWEN25VL_TINY, seed: int = 0, dtype=to
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token='<|im_end|>', pad_token='<|endoftext|>', additional_special_tokens=sp)
     tpl = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
            "{% else %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    return tok, tpl
+
+# %% ../nbs/09_label.ipynb #faded477
+def random_qwen25vl(out_dir, size: dict = QWEN25VL_TINY, seed: int = 0, dtype=torch.float32, save: bool = True):
+    """A random-weight Qwen2.5-VL of `size` (tiny, or `QWEN25VL_7B`'s shapes) with a small byte-level BPE tokenizer carrying Qwen's
+    special tokens and a chat template — for tests and benchmarks, no download. Returns (processor, model); saves the model to `out_dir`."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    tok, tpl = _tiny_qwen_tokenizer()
     check = Qwen2_5_VLProcessor.check_argument_for_proper_class     # transformers 5 wants a video processor (torchvision); none here,
     Qwen2_5_VLProcessor.check_argument_for_proper_class = lambda self, *a: None   # so its class check is off for this one construction
     try: proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessorPil(), tokenizer=tok, chat_template=tpl)

@@ -4,8 +4,8 @@
 
 # %% ../nbs/08_memory.ipynb #94347434
 from __future__ import annotations
-import argparse, contextlib, json, os, sys, tempfile, warnings
-from dataclasses import dataclass, field, replace
+import contextlib, json, os, sys, tempfile, warnings
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 import torch
@@ -16,9 +16,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from .data import CaptionDataset, VQADataset
 from .encoder import VisionEncoder, PRESETS as VISION_PRESETS
 from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset,
-                            TINY_DIR, MODES)
-from .trainer import TrainConfig, train_config, enable_checkpointing, LM_MODES
-from .train import load_config, apply_overrides
+                            TINY_DIR, enable_checkpointing)
+from .config import ArgParser, TrainConfig, train_config, load_config, resolve_config, positive, LM_MODES
 
 # %% auto #0
 __all__ = ['KNOWN_ARCHS', 'CATEGORIES', 'PEAK_TFLOPS', 'arch_config', 'as_train_config', 'meta_model', 'param_bytes',
@@ -39,6 +38,7 @@ KNOWN_ARCHS = {
 KNOWN_ARCHS['meta-llama/Meta-Llama-3-8B'] = KNOWN_ARCHS['meta-llama/Meta-Llama-3-8B-Instruct']
 KNOWN_ARCHS['Qwen/Qwen2.5-7B'] = KNOWN_ARCHS['Qwen/Qwen2.5-7B-Instruct']
 
+# %% ../nbs/08_memory.ipynb #922d9dd8
 def arch_config(src: str):
     "The transformers config of a checkpoint: its `config.json` (local folder or hub cache), else `KNOWN_ARCHS`."
     if not Path(src).is_dir() and src in KNOWN_ARCHS:
@@ -58,6 +58,7 @@ def _tokenizer_or_none(c):
     try: return AutoTokenizer.from_pretrained(c.tokenizer or c.llm, local_files_only=True)
     except (OSError, ValueError): return None
 
+# %% ../nbs/08_memory.ipynb #9a997db9
 def meta_model(config) -> OpenMind:
     "The config's OpenMind on the meta device, in training mode (no weights read, nothing allocated)."
     c = as_train_config(config); mc = make_config(c.model, **c.model_args); dtype, standin = getattr(torch, mc.dtype), False
@@ -120,12 +121,13 @@ def _items(mode, manifest, n, m):
     if mode == 'generation': its = [{'caption': i['caption'], 'cond': torch.zeros(m.config.cond_len, m.config.cond_dim)} for i in its]
     return its
 
+# %% ../nbs/08_memory.ipynb #1ca2bc33
 def mode_shapes(config, model: OpenMind, text_len: int|None = None) -> dict[str, ModeShape]:
     "Per mode: the micro-batch shape — measured on the data's first batch, or the worst case (`text_len` tokens of text)."
     c, out = as_train_config(config), {}
     for mode, spec in c.modes.items():
         if mode == 'layout': continue   # the generator's UNet is not modelled here: benchmarks/adapter.py measures it
-        bs, f = int(spec.get('batch_size', 8)), Path(c.data) / spec['train']
+        bs, f = spec.batch_size, Path(c.data) / spec.train
         if text_len is None and f.is_file() and not getattr(model, 'standin_tokenizer', False):
             b = model.collator(mode)(_items(mode, f, bs, model))
             lab = int((b['labels'][:, 1:] != -100).sum()) if 'labels' in b else 0
@@ -167,6 +169,7 @@ def _fused_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=N
     if attn_mask is not None: attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
     return torch.ops.aten._scaled_dot_product_efficient_attention(q, k, v, attn_mask, True, dropout_p, is_causal, scale=scale)[0]
 
+# %% ../nbs/08_memory.ipynb #30f5dbb6
 @contextlib.contextmanager
 def fused_attention(on: bool = True, masked: bool = True):
     """Inside: `F.scaled_dot_product_attention` is the fused memory-efficient kernel (as on a GPU), on meta and CUDA tensors.
@@ -193,18 +196,21 @@ class MemoryEstimate:
     n_trainable: int = 0
     label: str = ''
 
-    @property
-    def states(self) -> int: return self.weights + self.buffers + self.gradients + self.optimizer
+# %% ../nbs/08_memory.ipynb #e1acaac2
+@patch(as_prop=True)
+def states(self: MemoryEstimate) -> int: return self.weights + self.buffers + self.gradients + self.optimizer
 
-    def peak(self, per_mode: bool = True) -> int:
-        "Peak bytes: modes backpropagated one at a time (the trainer) or all losses summed first."
-        if per_mode: act = max(self.activations[m] + self.temporary[m] for m in self.activations)
-        else: act = sum(self.activations.values()) + max(self.temporary.values())
-        return self.states + max(act, self.step_temporary)
+@patch
+def peak(self: MemoryEstimate, per_mode: bool = True) -> int:
+    "Peak bytes: modes backpropagated one at a time (the trainer) or all losses summed first."
+    if per_mode: act = max(self.activations[m] + self.temporary[m] for m in self.activations)
+    else: act = sum(self.activations.values()) + max(self.temporary.values())
+    return self.states + max(act, self.step_temporary)
 
-    def fits(self, gib: float) -> bool:
-        "Whether the peak fits a card of `gib` GiB, leaving 1 GiB (CUDA context, workspaces) and 10 % (allocator fragmentation)."
-        return self.peak() * 1.1 + 2**30 <= gib * 2**30
+@patch
+def fits(self: MemoryEstimate, gib: float) -> bool:
+    "Whether the peak fits a card of `gib` GiB, leaving 1 GiB (CUDA context, workspaces) and 10 % (allocator fragmentation)."
+    return self.peak() * 1.1 + 2**30 <= gib * 2**30
 
 # %% ../nbs/08_memory.ipynb #2f2c314e
 def _replay(m, shapes, device, count_flops=True):
@@ -219,6 +225,7 @@ def _replay(m, shapes, device, count_flops=True):
         m.zero_grad(set_to_none=True)
     return acts, largest, flops
 
+# %% ../nbs/08_memory.ipynb #60771474
 @contextlib.contextmanager
 def _checkpointing(m, on: bool):
     "Temporarily switch gradient checkpointing of every checkpointable layer."
@@ -232,6 +239,7 @@ def _checkpointing(m, on: bool):
 
 def _largest_trainable(m) -> int: return max((p.numel() * p.element_size() for p in m.trainable_parameters().values()), default=0)
 
+# %% ../nbs/08_memory.ipynb #2ed7fe96
 def estimate(config, text_len: int|None = None, processes: int = 1, device: str = 'cuda') -> MemoryEstimate:
     "Training memory of `config` (a `TrainConfig`, dict, packaged name or YAML path) for one of `processes` processes on `device`."
     c = as_train_config(config); m = meta_model(c); shapes = mode_shapes(c, m, text_len)
@@ -267,6 +275,7 @@ class MemoryTimeline:
     def at_peak(self) -> dict: return dict(zip(CATEGORIES, self.sizes[int(self.total.argmax())].tolist()))
     def max(self) -> dict: return dict(zip(CATEGORIES, self.sizes.max(0).values.tolist()))
 
+# %% ../nbs/08_memory.ipynb #6d9706c7
 @contextlib.contextmanager
 def _quiet_stderr():
     "Silence file descriptor 2: the profiler's C++ side prints a line on every start and stop."
@@ -275,6 +284,7 @@ def _quiet_stderr():
     try: yield
     finally: os.dup2(saved, 2); os.close(saved)
 
+# %% ../nbs/08_memory.ipynb #8d394688
 def profile_memory(fn, device: str = 'cpu'):
     "Run `fn()` under the profiler's memory tracking; return (its result, the `MemoryTimeline` on `device`)."
     from torch.profiler import profile, ProfilerActivity
@@ -307,6 +317,7 @@ def plot_estimate(est: MemoryEstimate, measured: dict, ax=None, unit: float = 2*
     ax.bar(x + 0.2, [measured.get(k, 0) / unit for k in keys], 0.4, label='measured')
     ax.set_xticks(x.tolist(), keys, rotation=30, ha='right'); ax.set_ylabel(unit_name); ax.legend(); return ax
 
+# %% ../nbs/08_memory.ipynb #decfe670
 def plot_timeline(tl: MemoryTimeline, ax=None, title: str = '', unit: float = 2**20):
     "Stacked memory by profiler category over time."
     import matplotlib.pyplot as plt
@@ -355,12 +366,13 @@ def peak_flops(device=None, mixed_precision: str = 'bf16') -> float|None:
 
 def flops_per_token(config, text_len: int|None = None) -> dict[str, float]:
     "Per mode: model FLOPs (forward + backward, without checkpointing's recompute, as MFU counts them) per token of a micro-batch."
-    e = estimate(replace(as_train_config(config), gradient_checkpointing=False), text_len)
+    e = estimate(as_train_config(config).model_copy(update={'gradient_checkpointing': False}), text_len)
     return {m: e.flops[m] / (s.batch * s.length) for m, s in e.shapes.items()}
 
 # %% ../nbs/08_memory.ipynb #faa17fe5
 def _g(b): return f"{b / 2**30:9.2f}"
 
+# %% ../nbs/08_memory.ipynb #8312d881
 @patch
 def table(self: MemoryEstimate) -> str:
     "The estimate as a printable table (GiB)."
@@ -383,13 +395,13 @@ def table(self: MemoryEstimate) -> str:
 # %% ../nbs/08_memory.ipynb #fd034f09
 def main(argv=None) -> int:
     "`python -m openmind.memory [CONFIG] [key=value ...]`: print the memory estimate of a training config."
-    p = argparse.ArgumentParser(prog='openmind.memory', description='Estimate the training memory of an OpenMind config (no weights are loaded).')
+    p = ArgParser(prog='openmind.memory', description='Estimate the training memory of an OpenMind config (no weights are loaded).')
     p.add_argument('config', nargs='?', default='tiny', help='packaged config (tiny, llama3-8b) or a YAML path')
     p.add_argument('overrides', nargs='*', help='key=value config overrides, as for openmind.train')
-    p.add_argument('--text-len', type=int, default=None, help='text tokens per sample (default: measured on the data, else max_text_tokens)')
-    p.add_argument('--processes', type=int, default=1); p.add_argument('--device', default='cuda', choices=['cuda', 'cpu'])
+    p.add_argument('--text-len', type=positive(), default=None, help='text tokens per sample (default: measured on the data, else max_text_tokens)')
+    p.add_argument('--processes', type=positive(), default=1); p.add_argument('--device', default='cuda', choices=['cuda', 'cpu'])
     a = p.parse_args(argv)
-    try: e = estimate(train_config(apply_overrides(load_config(a.config), a.overrides)), a.text_len, a.processes, a.device)
+    try: e = estimate(resolve_config(a.config, a.overrides), a.text_len, a.processes, a.device)
     except (OSError, ValueError, KeyError) as err:
         print(f"openmind.memory: error: {err}", file=sys.stderr); return 2
     print(e.table()); return 0

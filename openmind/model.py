@@ -20,14 +20,15 @@ from .boxes import as_boxes, norm_to_qwen, qwen_to_norm
 from .data import read_records, load_image, build_tokenizer, GroundingRecord, MAX_IMAGE_PIXELS
 from .encoder import VisionEncoder, Projector, PRESETS as VISION_PRESETS
 from . import shapes
+from .config import MODES
 
 # %% auto #0
-__all__ = ['TINY_DIR', 'DEFAULT_PROMPTS', 'TINY_COND', 'IMAGE_TOKEN', 'RET_TOKEN', 'TINY_LLM', 'PRESETS', 'MODES', 'ITEM_KEYS',
+__all__ = ['TINY_DIR', 'DEFAULT_PROMPTS', 'TINY_COND', 'IMAGE_TOKEN', 'RET_TOKEN', 'TINY_LLM', 'PRESETS', 'ITEM_KEYS',
            'CONFIG_NAME', 'WEIGHTS_NAME', 'shapes_corpus', 'build_tiny_assets', 'img_tokens', 'add_special_tokens',
            'NewRowsEmbedding', 'NewRowsHead', 'CondEncoder', 'cond_targets', 'OpenMindConfig', 'make_config',
            'GILLMapper', 'gen_l2', 'gather_with_grad', 'info_nce', 'load_llm', 'load_vision', 'OpenMind',
            'expand_image_tokens', 'pad_right', 'box_text', 'parse_boxes', 'Collator', 'ModeOutput',
-           'PhraseGroundingDataset', 'GenerationDataset']
+           'PhraseGroundingDataset', 'GenerationDataset', 'enable_checkpointing']
 
 # %% ../nbs/04_model.ipynb #01e13a74
 TINY_DIR = files('openmind') / 'assets' / 'tiny'
@@ -185,6 +186,7 @@ def cond_targets(manifest, cond: CondEncoder, batch_size:int=64) -> Path:
 TINY_LLM = dict(model_type='qwen2', hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4,
                 num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
 
+# %% ../nbs/04_model.ipynb #80951dc5
 @dataclass
 class OpenMindConfig:
     "What to build: the parts, where their weights come from, the new heads' sizes, and what trains."
@@ -267,6 +269,7 @@ class _AllGather(torch.autograd.Function):
         g = g.contiguous(); dist.all_reduce(g)
         return g[ctx.rank * ctx.n:(ctx.rank + 1) * ctx.n]
 
+# %% ../nbs/04_model.ipynb #310cba5c
 def gather_with_grad(x: Tensor) -> Tensor:
     "Concatenate `x` from all processes along dim 0, keeping gradients; `x` itself when not distributed."
     import torch.distributed as dist
@@ -276,6 +279,7 @@ def gather_with_grad(x: Tensor) -> Tensor:
     full = _AllGather.apply(F.pad(x, (0, 0) * (x.ndim - 1) + (0, m - len(x))))
     return torch.cat([full[r * m:r * m + k] for r, k in enumerate(ns)])
 
+# %% ../nbs/04_model.ipynb #cc8e4270
 def info_nce(text: Tensor, image: Tensor, logit_scale: Tensor) -> Tensor:
     "Symmetric InfoNCE between row-aligned text and image embeddings, negatives from all processes."
     import torch.distributed as dist
@@ -302,6 +306,7 @@ def _llm_from_dict(d: dict, tok, c: OpenMindConfig):
     cfg = AutoConfig.for_model(d.pop('model_type'), **(ids | d))
     return AutoModelForCausalLM.from_config(cfg, attn_implementation=c.attn_implementation)
 
+# %% ../nbs/04_model.ipynb #0827206b
 def load_llm(c: OpenMindConfig):
     "The causal LM and its tokenizer (with our special tokens) that config `c` names."
     if c.llm == 'tiny' or isinstance(c.llm, dict):
@@ -369,6 +374,7 @@ def new_parameters(self: OpenMind) -> dict[str, nn.Parameter]:
     return {n: p for n, p in self.named_parameters()
             if not n.startswith(('encoder.', 'llm.')) or n.endswith('.new')}
 
+# %% ../nbs/04_model.ipynb #c9f2c544
 @patch
 def set_trainable(self: OpenMind):
     "Apply the config's choice of what trains; the new parts always do."
@@ -399,7 +405,6 @@ def trainable_parameters(self: OpenMind) -> dict[str, nn.Parameter]:
     return {n: p for n, p in self.named_parameters() if p.requires_grad}
 
 # %% ../nbs/04_model.ipynb #1dd38bc7
-MODES = ('captioning', 'vqa', 'grounding', 'retrieval', 'generation')
 ITEM_KEYS = {'captioning': ('image', 'caption'), 'vqa': ('image', 'question', 'answers'), 'grounding': ('image', 'phrase', 'boxes'),
              'retrieval': ('image', 'caption'), 'generation': ('caption', 'cond')}
 
@@ -494,6 +499,7 @@ def __call__(self: Collator, items: list[dict]) -> dict:
     if labels is not None: batch['labels'] = pad_right(labels, -100)
     return batch
 
+# %% ../nbs/04_model.ipynb #1e422673
 @patch
 def collator(self: OpenMind, mode: str) -> Collator:
     "The `Collator` that makes this model's batches for `mode`."
@@ -512,6 +518,7 @@ def _spread(loss: Tensor, b: int) -> Tensor:
     "Per-sample (sum, count) rows for a loss that is a mean over the batch's samples."
     return torch.stack([loss.detach().float().expand(b), torch.ones(b, device=loss.device)], 1)
 
+# %% ../nbs/04_model.ipynb #81932073
 @patch
 def embed_inputs(self: OpenMind, input_ids: Tensor, pixel_values: Tensor|None = None) -> Tensor:
     "Token embeddings with the projected image features in place of the `<image>` positions."
@@ -562,6 +569,7 @@ def _retrieval_loss(self: OpenMind, input_ids, attention_mask, ret_positions, pi
     loss = info_nce(text, self.ret_image(self.encoder(pixel_values).float().mean(1)), self.logit_scale)
     return ModeOutput(loss, len(h), {'nce': loss.item(), 'temperature': 1 / self.logit_scale.exp().item()}, _spread(loss, len(h)))
 
+# %% ../nbs/04_model.ipynb #2cd5444a
 @patch
 def _generation_loss(self: OpenMind, input_ids, labels, attention_mask, img_positions, cond) -> ModeOutput:
     h = self.hidden_states(input_ids, attention_mask)
@@ -583,6 +591,7 @@ class PhraseGroundingDataset(Dataset):
         image, phrase, boxes = self.items[i]
         return {'image': load_image(image, self.max_pixels), 'phrase': phrase, 'boxes': boxes}
 
+# %% ../nbs/04_model.ipynb #c4d9ed18
 class GenerationDataset(Dataset):
     "Captions of a manifest with their cached conditioning targets: `{'caption', 'cond'}`."
     def __init__(self, manifest, cond: CondEncoder):
@@ -607,6 +616,7 @@ def _eos_ids(self: OpenMind) -> list[int]:
     e = self.base_llm.generation_config.eos_token_id
     return sorted({self.tokenizer.eos_token_id, *([] if e is None else [e] if isinstance(e, int) else e)})
 
+# %% ../nbs/04_model.ipynb #7a9757c7
 @patch
 def generate_text(self: OpenMind, prompts: list[str], images: list|None = None, max_new_tokens: int = 48, **kw) -> list[str]:
     "Greedy completions of raw prompts (each with one `<image>` when `images` are given)."
@@ -624,6 +634,7 @@ def generate_text(self: OpenMind, prompts: list[str], images: list|None = None, 
         out = self.llm.generate(inputs_embeds=emb, attention_mask=mask, generation_config=gc)
     return [self.tokenizer.decode(_until_eos(row.tolist(), self._eos_ids()), skip_special_tokens=True).strip() for row in out]
 
+# %% ../nbs/04_model.ipynb #8d17fee8
 def _until_eos(ids: list[int], eos: list[int]) -> list[int]:
     return ids[:next((k for k, t in enumerate(ids) if t in eos), len(ids))]
 
@@ -643,6 +654,7 @@ def caption(self: OpenMind, images, prompt: str|None = None, **kw):
     out = self.generate_text([c.prompt_text(prompt or self.config.prompts['captioning'])] * len(images), images, **kw)
     return out[0] if one else out
 
+# %% ../nbs/04_model.ipynb #e999434e
 @patch
 def answer(self: OpenMind, images, questions, **kw):
     "Answer a question about an image (or one question per image in two lists)."
@@ -672,6 +684,7 @@ def embed_texts(self: OpenMind, texts, batch_size: int = 64) -> Tensor:
             out.append(self.ret_text(h[torch.arange(len(h)), torch.tensor([len(s) - 1 for s in ids])].float()))
     return F.normalize(torch.cat(out), dim=-1)
 
+# %% ../nbs/04_model.ipynb #1ff4804f
 @patch
 def embed_images(self: OpenMind, images, batch_size: int = 64) -> Tensor:
     "Normalized image embeddings `[N, ret_dim]` of PIL images or paths."
@@ -688,6 +701,7 @@ def retrieve(self: OpenMind, texts, image_bank, k: int|None = None) -> tuple[Ten
     s, i = scores.sort(dim=-1, descending=True)
     return i[:, :k], s[:, :k]
 
+# %% ../nbs/04_model.ipynb #2dece6df
 @patch
 def image_conditioning(self: OpenMind, prompts) -> Tensor:
     "Generator conditioning `[B, cond_len, cond_dim]` (`prompt_embeds`) for text prompts, via the `[IMG]` tokens and the mapper."
@@ -760,4 +774,12 @@ def from_pretrained(cls: OpenMind, path, **overrides):
     if extra := sorted(set(tensors) - set(dict(model.named_parameters()))): raise OSError(f"{d / WEIGHTS_NAME}: unexpected tensor(s) {extra[:3]}")
     try: model.load_state_dict(tensors, strict=False)
     except RuntimeError as e: raise OSError(f"{d / WEIGHTS_NAME}: weights don't fit this config ({str(e).splitlines()[-1].strip()})") from None
+    return model
+
+# %% ../nbs/04_model.ipynb #32158f68
+def enable_checkpointing(model: OpenMind) -> OpenMind:
+    "Gradient checkpointing of the LLM (and of the encoder when it trains), through transformers."
+    llm = model.base_llm   # transformers 5 names it activation_checkpointing_*, 4.x gradient_checkpointing_*
+    (getattr(llm, 'activation_checkpointing_enable', None) or llm.gradient_checkpointing_enable)()   # non-reentrant by default
+    if model.config.train_encoder: model.encoder.gradient_checkpointing(True)
     return model

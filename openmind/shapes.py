@@ -78,6 +78,7 @@ def _relation(a: Shape, b: Shape) -> str:
 _REL_EN = {'left': 'to the left of', 'right': 'to the right of', 'above': 'above', 'below': 'below'}
 _REL_ZH = {'left': '左边', 'right': '右边', 'above': '上面', 'below': '下面'}
 
+# %% ../nbs/02_shapes.ipynb #f06ba334
 def caption(objs: list[Shape], lang:str='en') -> str:
     "The canonical caption of a scene."
     p = lambda o: (f"a {o.phrase()}" if lang == 'en' else o.phrase('zh'))

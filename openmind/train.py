@@ -4,71 +4,51 @@
 
 # %% ../nbs/07_train.ipynb #dff54ca5
 from __future__ import annotations
-import argparse, json, os, signal, sys
-from dataclasses import asdict
-from importlib.resources import files
+import json, os, signal, sys
 from pathlib import Path
-import yaml
-from .shapes import ensure_shapes
-from .data import read_records
+from .config import ArgParser, ConfigError, TrainConfig, resolve_config, save_config
 
 # %% auto #0
-__all__ = ['CONFIGS', 'DEFAULT_DATA', 'load_config', 'apply_overrides', 'prepare_data', 'caption_accuracy', 'run', 'oom_message',
-           'cpu_threads_hint', 'main', 'plot_metrics']
-
-# %% ../nbs/07_train.ipynb #79385262
-CONFIGS = files('openmind') / 'configs'
-
-def load_config(name_or_path: str = 'tiny') -> dict:
-    "A packaged config by name, or a YAML file by path."
-    p = Path(name_or_path)
-    if not p.suffix: p = Path(CONFIGS / f'{name_or_path}.yaml')
-    if not p.is_file():
-        raise FileNotFoundError(f"config {name_or_path!r} not found (packaged configs: {sorted(f.name[:-5] for f in CONFIGS.iterdir() if f.name.endswith('.yaml'))})")
-    return yaml.safe_load(p.read_text()) or {}
-
-def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
-    "Apply `key=value` overrides (dotted keys reach nested dicts; values are YAML)."
-    for o in overrides:
-        if '=' not in o: raise ValueError(f"override {o!r} is not key=value")
-        key, val = o.split('=', 1); d = cfg; *path, last = key.split('.')
-        for k in path: d = d.setdefault(k, {})
-        d[last] = yaml.safe_load(val)
-    return cfg
+__all__ = ['DEFAULT_DATA', 'prepare_data', 'caption_accuracy', 'run', 'oom_message', 'cpu_threads_hint', 'main', 'plot_metrics']
 
 # %% ../nbs/07_train.ipynb #e28d53f8
 DEFAULT_DATA = 'data/shapes'
 
-def prepare_data(c) -> None:
-    "Generate the shapes world for the default data path; otherwise require the manifests to exist."
-    if c.data == DEFAULT_DATA and not Path(c.data, 'info.json').exists(): ensure_shapes(c.data)
+def prepare_data(c: TrainConfig) -> None:
+    "Generate the shapes world for the default data path; otherwise require every mode's manifests to exist."
+    if c.data == DEFAULT_DATA and not Path(c.data, 'info.json').exists():
+        from openmind.shapes import ensure_shapes
+        ensure_shapes(c.data)
     for m, spec in c.modes.items():
         for split in ('train', 'val'):
-            if spec.get(split) and not (Path(c.data) / spec[split]).is_file():
-                raise FileNotFoundError(f"{m}: {split} data {Path(c.data) / spec[split]} not found (data={c.data})")
+            if (f := getattr(spec, split)) and not (Path(c.data) / f).is_file():
+                raise FileNotFoundError(f"modes.{m}.{split}: {Path(c.data) / f} not found (data={c.data})")
 
+# %% ../nbs/07_train.ipynb #f784fa93
 def caption_accuracy(model, data, manifest: str, n: int = 100) -> float:
     "Share of the first `n` validation captions `model.caption` reproduces exactly."
+    from openmind.data import read_records
     recs = [r for _, r in zip(range(n), read_records(Path(data) / manifest))]
     caps = []
     for k in range(0, len(recs), 32): caps += model.caption([r.image for r in recs[k:k + 32]])
     return sum(c == r.caption for c, r in zip(caps, recs)) / max(len(recs), 1)
 
 # %% ../nbs/07_train.ipynb #4dee645f
-def run(config: str = 'tiny', overrides: list[str] = (), resume: str|None = None) -> dict:
-    "Train from a config name/path with overrides; returns the final report."
-    from openmind.trainer import Trainer, train_config
-    c = train_config(apply_overrides(load_config(config), list(overrides)))
+def run(config: str | TrainConfig = 'tiny', overrides: list[str] = (), resume: str | None = None) -> dict:
+    "Train from a config (name, YAML path or `TrainConfig`) with overrides; returns the final report."
+    c = config if isinstance(config, TrainConfig) else resolve_config(config, overrides)
     prepare_data(c)
+    from openmind.model import make_config
+    try: make_config(c.model, **c.model_args)   # preset and model_args checked before any weight is read
+    except ValueError as e: raise ConfigError(f"model_args: {e}") from None
+    from openmind.trainer import Trainer
     tr = Trainer(c)
-    if tr.acc.is_main_process:
-        Path(c.out).mkdir(parents=True, exist_ok=True)
-        (Path(c.out) / 'config.yaml').write_text(yaml.safe_dump(asdict(c) | {'betas': list(c.betas)}, sort_keys=False))
+    if tr.acc.is_main_process: Path(c.out).mkdir(parents=True, exist_ok=True); save_config(c, Path(c.out) / 'config.yaml')
     res = tr.fit(resume=resume)
     rep = {'step': tr.step, 'stopped_by_signal': int(tr._stop or 0), 'skips': tr.skips, **res,
            'checkpoint': str(Path(c.out) / 'checkpoints' / f'step-{tr.step:06d}'), 'model': str(Path(c.out) / 'final')}
-    if not tr._stop and tr.acc.is_main_process and 'captioning' in c.modes and c.modes['captioning'].get('val'):
-        rep['val/caption_exact'] = caption_accuracy(tr.model, c.data, c.modes['captioning']['val'])
+    if not tr._stop and tr.acc.is_main_process and 'captioning' in c.modes and c.modes['captioning'].val:
+        rep['val/caption_exact'] = caption_accuracy(tr.model, c.data, c.modes['captioning'].val)
     return rep
 
 # %% ../nbs/07_train.ipynb #fdf5644b
@@ -78,8 +58,7 @@ def oom_message(config: str = 'tiny', overrides=()) -> str:
              "or train fewer parts (model_args.train_llm=false, model_args.lora={r: 16}); details: python -m openmind.memory " + config)
     try:
         from openmind.memory import estimate
-        from openmind.trainer import train_config
-        e = estimate(train_config(apply_overrides(load_config(config), list(overrides))), processes=int(os.environ.get('WORLD_SIZE', 1)))
+        e = estimate(resolve_config(config, overrides), processes=int(os.environ.get('WORLD_SIZE', 1)))
         top = max(e.activations, key=e.activations.get); g = lambda b: f"{b / 2**30:.1f}"
         est = (f"estimated peak {g(e.peak())} GiB per process: weights {g(e.weights)}, gradients + optimizer {g(e.gradients + e.optimizer)}, "
                f"activations {g(e.activations[top])} ({top}, batch {e.shapes[top].batch} × {e.shapes[top].length} tokens); ")
@@ -99,15 +78,17 @@ def cpu_threads_hint() -> str|None:
 # %% ../nbs/07_train.ipynb #14c9cdc0
 def main(argv=None) -> int:
     "Entry point of `python -m openmind.train` / `accelerate launch -m openmind.train`."
-    p = argparse.ArgumentParser(prog='openmind.train', description='Train OpenMind (default: the tiny preset on the shapes world).')
+    p = ArgParser(prog='openmind.train', description='Train OpenMind (default: the tiny preset on the shapes world).')
     p.add_argument('--config', default='tiny', help="packaged config name (tiny, llama3-8b) or a YAML path")
     p.add_argument('--resume', default=None, help="'latest' or a checkpoint folder")
     p.add_argument('overrides', nargs='*', help='key=value config overrides (dotted keys for nested fields)')
     a = p.parse_args(argv)
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()
-    if hint := cpu_threads_hint(): print(f"openmind.train: {hint}", file=sys.stderr)
-    try: rep = run(a.config, a.overrides, a.resume)
+    try:
+        c = resolve_config(a.config, a.overrides)   # a bad config fails here, before torch is imported
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
+        if hint := cpu_threads_hint(): print(f"openmind.train: {hint}", file=sys.stderr)
+        rep = run(c, resume=a.resume)
     except (FileNotFoundError, OSError, ValueError, KeyError, FloatingPointError) as e:
         print(f"openmind.train: error: {e}", file=sys.stderr); return 2
     except RuntimeError as e:   # torch.OutOfMemoryError is one

@@ -5,7 +5,6 @@
 # %% ../nbs/06_trainer.ipynb #9d733a8f
 from __future__ import annotations
 import contextlib, json, math, os, shutil, signal, time, warnings
-from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import torch
 from torch import nn, Tensor
@@ -14,86 +13,15 @@ from fastcore.basics import patch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
-from transformers import get_scheduler, SchedulerType
 from .data import CaptionDataset, VQADataset
-from .model import OpenMind, MODES, CondEncoder, PhraseGroundingDataset, GenerationDataset, make_config
+from .config import TrainConfig, train_config, make_schedule, LM_MODES
+from .model import OpenMind, CondEncoder, PhraseGroundingDataset, GenerationDataset, enable_checkpointing
 from .adapter import LayoutObjective, load_generator, layout_collate, save_adapter
+from .memory import flops_per_token, peak_flops, memory_recorder
 
 # %% auto #0
-__all__ = ['TRAIN_MODES', 'GENERATOR', 'MODE_FIELDS', 'SCHEDULES', 'NO_DECAY', 'LM_MODES', 'VAL_SEED', 'STATE', 'TrainConfig',
-           'train_config', 'make_schedule', 'check_schedule', 'mode_dataset', 'ModeStream', 'param_groups',
-           'layout_param_groups', 'enable_checkpointing', 'Trainer', 'latest_checkpoint']
-
-# %% ../nbs/06_trainer.ipynb #51604ef6
-@dataclass
-class TrainConfig:
-    "Everything a run needs; YAML files in `openmind/configs/` set it, `key=value` overrides it."
-    model: str = 'tiny'                        # an OpenMind preset
-    model_args: dict = field(default_factory=dict)   # OpenMindConfig overrides (paths, LoRA, what trains)
-    data: str = 'data/shapes'                  # manifests below are relative to this folder
-    modes: dict = field(default_factory=lambda: {'captioning': {'weight': 1.0, 'batch_size': 16, 'train': 'train/captions.jsonl', 'val': 'val/captions.jsonl'}})
-    steps: int = 1000                          # optimizer steps
-    accumulation: int = 1
-    lr: float = 1e-3                           # new parts: projector, mapper, heads, new rows
-    backbone_lr: float|None = None             # LLM / LoRA / encoder (default: lr)
-    weight_decay: float = 0.01
-    betas: tuple = (0.9, 0.95)
-    warmup: int = 50
-    schedule: str = 'cosine'                   # a transformers schedule name (`transformers.SchedulerType`) after the warm-up
-    schedule_args: dict = field(default_factory=dict)   # its own arguments, e.g. {num_decay_steps: 200} for warmup_stable_decay
-    clip: float = 1.0
-    mixed_precision: str = 'no'                # 'no', 'bf16', 'fp16'
-    max_skips: int = 5                         # stop after this many consecutive non-finite steps
-    spike_factor: float = 3.0
-    spike_window: int = 50
-    eval_every: int = 200
-    eval_batches: int|None = None              # cap validation batches per mode (None: the whole split)
-    save_every: int = 200
-    keep: int = 2
-    out: str = 'runs/tiny'
-    seed: int = 0
-    num_workers: int = 0
-    log_with: list = field(default_factory=list)   # accelerate trackers: 'tensorboard', 'wandb', 'trackio'
-    cond: str|None = None                      # generator text encoder for `generation` (default: the model's `cond`)
-    gradient_checkpointing: bool = False       # recompute each LLM (and trained encoder) layer in backward: less memory, ~30 % more compute
-    memory_snapshot: int = 0                   # record the first N steps' memory: CUDA snapshot or CPU profiler timeline, HTML in the run folder
-    generator: dict = field(default_factory=dict)   # `layout` mode: base, lr, gate_lr_mult, drop_grounding, max_boxes, size (see GENERATOR)
-
-TRAIN_MODES = (*MODES, 'layout')   # `layout`: the spatial adapter on a frozen generator (openmind.adapter)
-GENERATOR = {'base': 'tiny',       # 'tiny' (packaged base), a diffusers pipeline folder (SD 1.5) or a UNet folder
-             'lr': None,           # the adapter's learning rate (default: lr)
-             'gate_lr_mult': 10.0, # the gates are single numbers that must travel from 0: a larger step
-             'drop_grounding': 0.1, 'max_boxes': 30, 'size': None}   # size: training image side (default: the base's)
-
-MODE_FIELDS = {'train', 'val', 'batch_size', 'weight', 'every'}   # every: k = the mode joins one optimizer step in k
-
-def train_config(d: dict|None = None, **overrides) -> TrainConfig:
-    "A `TrainConfig` from a dict plus overrides; unknown fields and unknown modes are errors that name them."
-    d = {**(d or {}), **overrides}; names = {f.name for f in fields(TrainConfig)}
-    if bad := sorted(set(d) - names): raise ValueError(f"unknown training config field(s) {bad}; fields: {sorted(names)}")
-    c = TrainConfig(**d)
-    if bad := sorted(set(c.modes) - set(TRAIN_MODES)): raise ValueError(f"unknown mode(s) {bad} in `modes`; modes: {list(TRAIN_MODES)}")
-    if bad := sorted(set(c.generator) - set(GENERATOR)): raise ValueError(f"unknown generator field(s) {bad}; fields: {sorted(GENERATOR)}")
-    c.generator = {**GENERATOR, **c.generator}
-    for m, spec in c.modes.items():
-        if not spec.get('train'): raise ValueError(f"mode {m!r} has no training data: set modes.{m}.train to a manifest path")
-        if bad := sorted(set(spec) - MODE_FIELDS): raise ValueError(f"modes.{m}: unknown field(s) {bad}; fields: {sorted(MODE_FIELDS)}")
-        if int(spec.get('every', 1)) < 1: raise ValueError(f"modes.{m}.every must be ≥ 1, got {spec['every']}")
-    c.betas = tuple(c.betas); check_schedule(c)
-    return c
-
-SCHEDULES = tuple(s.value for s in SchedulerType if s.value not in ('reduce_lr_on_plateau', 'greedy'))   # those two need a metric
-
-def make_schedule(c: TrainConfig, optimizer):
-    "The learning-rate schedule of `c` on `optimizer`: transformers' `get_scheduler`, one step per optimizer step."
-    return get_scheduler(c.schedule, optimizer, c.warmup, c.steps, dict(c.schedule_args) or None)
-
-def check_schedule(c: TrainConfig):
-    "Fail now, naming the field, if `schedule` or `schedule_args` would fail when the run starts."
-    if c.schedule not in SCHEDULES: raise ValueError(f"unknown schedule {c.schedule!r}; schedules: {list(SCHEDULES)}")
-    if c.schedule == 'constant' and c.warmup: raise ValueError(f"schedule 'constant' has no warm-up (warmup={c.warmup}): use constant_with_warmup, or warmup=0")
-    try: make_schedule(c, torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0))
-    except (TypeError, ValueError) as e: raise ValueError(f"schedule {c.schedule!r} with schedule_args {c.schedule_args}: {e}") from None
+__all__ = ['NO_DECAY', 'VAL_SEED', 'STATE', 'mode_dataset', 'ModeStream', 'param_groups', 'layout_param_groups', 'Trainer',
+           'latest_checkpoint']
 
 # %% ../nbs/06_trainer.ipynb #f95b857f
 def mode_dataset(mode: str, manifest, cond: CondEncoder|None = None):
@@ -104,6 +32,7 @@ def mode_dataset(mode: str, manifest, cond: CondEncoder|None = None):
     if mode == 'grounding': return PhraseGroundingDataset(manifest)
     return GenerationDataset(manifest, cond)
 
+# %% ../nbs/06_trainer.ipynb #a971f42a
 class ModeStream:
     "An endless, seeded, resumable stream of one mode's batches for process `rank` of `world`."
     def __init__(self, dataset, collate, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1, num_workers: int = 0, name: str = ''):
@@ -136,6 +65,7 @@ def __iter__(self: ModeStream): return self
 @patch
 def state_dict(self: ModeStream) -> dict: return {'epoch': self.epoch, 'pos': self.pos}
 
+# %% ../nbs/06_trainer.ipynb #59d74fdb
 @patch
 def load_state_dict(self: ModeStream, d: dict): self.epoch, self.pos, self._it = d['epoch'], d['pos'], None
 
@@ -164,17 +94,11 @@ def layout_param_groups(obj: LayoutObjective, lr: float, weight_decay: float = 0
             for k, ps in sorted(groups.items())]
 
 # %% ../nbs/06_trainer.ipynb #200fba76
-def enable_checkpointing(model: OpenMind) -> OpenMind:
-    "Gradient checkpointing of the LLM (and of the encoder when it trains), through transformers."
-    llm = model.base_llm   # transformers 5 names it activation_checkpointing_*, 4.x gradient_checkpointing_*
-    (getattr(llm, 'activation_checkpointing_enable', None) or llm.gradient_checkpointing_enable)()   # non-reentrant by default
-    if model.config.train_encoder: model.encoder.gradient_checkpointing(True)
-    return model
-
 def _has_accelerator() -> bool:
     acc = getattr(torch, 'accelerator', None)
     return acc.is_available() if acc is not None else torch.cuda.is_available()
 
+# %% ../nbs/06_trainer.ipynb #3262de7c
 class Trainer:
     "Multi-mode OpenMind training on Accelerate."
     def __init__(self, config: TrainConfig, model: OpenMind|None = None, accelerator: Accelerator|None = None):
@@ -187,29 +111,39 @@ class Trainer:
         if c.gradient_checkpointing: enable_checkpointing(self.model)
         self.params = list(self.model.trainable_parameters().values()) + (list(self.layout.parameters()) if self.layout else [])
         self._broadcast()
-        g = c.generator; groups = param_groups(self.model, c.lr, c.backbone_lr, c.weight_decay)
-        if self.layout: groups += layout_param_groups(self.layout, g['lr'] or c.lr, c.weight_decay, g['gate_lr_mult'])
-        self.raw_opt = torch.optim.AdamW(groups, betas=c.betas)
-        self.opt = self.acc.prepare_optimizer(self.raw_opt, device_placement=False)
-        self.sched = make_schedule(c, self.raw_opt)
-        self.acc.register_for_checkpointing(self.sched)
+        self._make_optimizer()
         self.step, self.skips, self.consecutive, self.best, self.history = 0, 0, 0, None, []
         self.out, self._stop = Path(c.out), None
-        self.weights = {m: float(s.get('weight', 1.0)) for m, s in c.modes.items()}
+        self.weights = {m: s.weight for m, s in c.modes.items()}
         self.streams, self.val = {}, {}
 
-    def _broadcast(self):
-        if self.acc.num_processes > 1:
-            import torch.distributed as dist
-            for p in [*self.model.parameters(), *(self.layout.parameters() if self.layout else [])]: dist.broadcast(p.data, 0)
+# %% ../nbs/06_trainer.ipynb #96ecce97
+@patch
+def _make_layout(self: Trainer) -> LayoutObjective:
+    "The `layout` mode's objective: a frozen generator (frozen parts in the mixed-precision dtype) with the adapter installed."
+    g = self.c.generator
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.c.mixed_precision, torch.float32)
+    obj = LayoutObjective(load_generator(g.base, dtype), g.drop_grounding, g.max_boxes, g.size).to(self.acc.device)
+    if self.c.gradient_checkpointing: obj.pipe.unet.enable_gradient_checkpointing()
+    return obj.train()
 
-    def _make_layout(self) -> LayoutObjective:
-        "The `layout` mode's objective: a frozen generator (frozen parts in the mixed-precision dtype) with the adapter installed."
-        g = self.c.generator
-        dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.c.mixed_precision, torch.float32)
-        obj = LayoutObjective(load_generator(g['base'], dtype), g['drop_grounding'], g['max_boxes'], g['size']).to(self.acc.device)
-        if self.c.gradient_checkpointing: obj.pipe.unet.enable_gradient_checkpointing()
-        return obj.train()
+@patch
+def _broadcast(self: Trainer):
+    if self.acc.num_processes > 1:
+        import torch.distributed as dist
+        for p in [*self.model.parameters(), *(self.layout.parameters() if self.layout else [])]: dist.broadcast(p.data, 0)
+
+# %% ../nbs/06_trainer.ipynb #0223d923
+@patch
+def _make_optimizer(self: Trainer):
+    "AdamW over the model's parameter groups (and the adapter's), prepared by Accelerate; the schedule, saved with checkpoints."
+    c, g = self.c, self.c.generator
+    groups = param_groups(self.model, c.lr, c.backbone_lr, c.weight_decay)
+    if self.layout: groups += layout_param_groups(self.layout, g.lr or c.lr, c.weight_decay, g.gate_lr_mult)
+    self.raw_opt = torch.optim.AdamW(groups, betas=c.betas)
+    self.opt = self.acc.prepare_optimizer(self.raw_opt, device_placement=False)
+    self.sched = make_schedule(c, self.raw_opt)
+    self.acc.register_for_checkpointing(self.sched)
 
 # %% ../nbs/06_trainer.ipynb #c04f36ba
 @patch
@@ -218,6 +152,7 @@ def _dataset(self: Trainer, mode: str, manifest, cond=None):
     if not Path(manifest).exists(): raise FileNotFoundError(f"layout: data file {manifest} not found")
     return self.layout.dataset(manifest)
 
+# %% ../nbs/06_trainer.ipynb #f4540aa2
 @patch
 def setup_data(self: Trainer):
     "Build each mode's dataset, collator and sharded stream (and the layout objective's data)."
@@ -229,17 +164,15 @@ def setup_data(self: Trainer):
             raise ValueError(f"generation: the generator's text encoder is {cond.dim} wide but the model's mapper makes {self.model.config.cond_dim}")
     for k, (m, spec) in enumerate(c.modes.items()):
         coll = layout_collate if m == 'layout' else self.model.collator(m)
-        with acc.main_process_first(): ds = self._dataset(m, root / spec['train'], cond)
-        self.streams[m] = ModeStream(ds, coll, int(spec.get('batch_size', 8)), c.seed + 1000 * k, acc.process_index,
-                                     acc.num_processes, c.num_workers, name=f"{m} ({root / spec['train']})")
-        if spec.get('val'):
-            with acc.main_process_first(): vds = self._dataset(m, root / spec['val'], cond)
-            self.val[m] = acc.prepare_data_loader(DataLoader(vds, batch_size=int(spec.get('batch_size', 8)), collate_fn=coll, num_workers=c.num_workers))
+        with acc.main_process_first(): ds = self._dataset(m, root / spec.train, cond)
+        self.streams[m] = ModeStream(ds, coll, spec.batch_size, c.seed + 1000 * k, acc.process_index,
+                                     acc.num_processes, c.num_workers, name=f"{m} ({root / spec.train})")
+        if spec.val:
+            with acc.main_process_first(): vds = self._dataset(m, root / spec.val, cond)
+            self.val[m] = acc.prepare_data_loader(DataLoader(vds, batch_size=spec.batch_size, collate_fn=coll, num_workers=c.num_workers))
     return self
 
 # %% ../nbs/06_trainer.ipynb #be7f86f2
-LM_MODES = ('captioning', 'vqa', 'grounding')
-
 def _n(batch: dict) -> int: return len(batch['input_ids'] if 'input_ids' in batch else batch['image'])
 
 def _count(mode: str, batch: dict) -> int:
@@ -257,6 +190,7 @@ def _forward(self: Trainer, mode: str, batch: dict, first: int = 0, seed0: int|N
     seed0 = (self.c.seed * 1_000_003 + self.step) * 2**20 if seed0 is None else seed0
     return self.layout(batch, range(seed0 + first, seed0 + first + _n(batch)))
 
+# %% ../nbs/06_trainer.ipynb #93668565
 @patch
 def _sync_grads(self: Trainer):
     "Average trainable gradients over processes: one flat all-reduce of the parameters some process has a gradient for."
@@ -272,23 +206,28 @@ def _sync_grads(self: Trainer):
 
 # %% ../nbs/06_trainer.ipynb #a7043f60
 @patch
+def _backward(self: Trainer, m: str, batch: dict, first: int, count: int, micro_steps: int) -> float:
+    "Mode `m`'s forward and, at once, its backward, the loss scaled to its share of the window; returns that share of the loss."
+    acc, world = self.acc, self.acc.num_processes
+    with acc.autocast(): out = self._forward(m, batch, first)
+    share = 1 / micro_steps if m == 'retrieval' else out.n * world / max(count, 1)
+    acc.backward(out.loss * share * self.weights[m] / sum(self.weights.values()))
+    return out.loss.item() * share / world   # summed over processes in `accumulate`: the global mean
+
+# %% ../nbs/06_trainer.ipynb #207b7822
+@patch
 def accumulate(self: Trainer, window: list[dict]) -> dict:
     "Forward + backward every mode of every micro-step (gradients summed in `.grad`, then synced); returns the losses."
     acc, world = self.acc, self.acc.num_processes
     counts = torch.tensor([[_count(m, mb[m]) if m in mb else 0 for m in self.weights] for mb in window], device=acc.device).sum(0)
     counts = acc.reduce(counts, 'sum') if world > 1 else counts
-    total_w, losses, finite = sum(self.weights.values()), {}, True
+    losses, finite = {}, True
     for k, mb in enumerate(window):
-        for j, (m, w) in enumerate(self.weights.items()):
+        for j, m in enumerate(self.weights):
             b = _n(mb[m]) if m in mb else 0
-            if b == 0: continue          # an absent or empty batch is skipped
-            # a layout sample's noise seed is its position in the step's global batch: exact under any split
-            with acc.autocast(): out = self._forward(m, mb[m], (k * world + acc.process_index) * b)
-            share = 1 / len(window) if m == 'retrieval' else out.n * world / max(int(counts[j]), 1)
-            acc.backward(out.loss * share * w / total_w)
-            losses[m] = losses.get(m, 0.0) + out.loss.item() * share / world   # summed over processes below: the global mean
-            finite &= math.isfinite(out.loss.item())
-            del out
+            if b == 0: continue   # an absent or empty batch is skipped; a layout sample's noise seed is its place in the global batch
+            v = self._backward(m, mb[m], (k * world + acc.process_index) * b, int(counts[j]), len(window))
+            losses[m] = losses.get(m, 0.0) + v; finite &= math.isfinite(v)
     self._sync_grads()
     if world > 1:
         v = acc.reduce(torch.tensor([*losses.values(), float(not finite)], device=acc.device, dtype=torch.float64), 'sum')
@@ -296,6 +235,23 @@ def accumulate(self: Trainer, window: list[dict]) -> dict:
     return {'losses': losses, 'finite': finite}
 
 # %% ../nbs/06_trainer.ipynb #ced5617b
+@patch
+def _count_skip(self: Trainer, ok: bool):
+    "Count a skipped step; after `max_skips` in a row, stop with what to try."
+    if ok: self.consecutive = 0; return
+    self.skips += 1; self.consecutive += 1
+    if self.consecutive >= self.c.max_skips:
+        self.opt.zero_grad(set_to_none=True)
+        raise FloatingPointError(f"{self.consecutive} consecutive steps with a non-finite loss or gradient norm (last at step {self.step + 1}); "
+                                 "lower the learning rate, use bf16 instead of fp16, or check the data")
+
+@patch
+def _step_schedule(self: Trainer):
+    with warnings.catch_warnings():   # a skipped step still advances the schedule, so lr(step) never depends on skips
+        warnings.filterwarnings('ignore', message='Detected call of `lr_scheduler.step')
+        self.sched.step()
+
+# %% ../nbs/06_trainer.ipynb #097e7894
 @patch
 def train_step(self: Trainer, window: list[dict]) -> dict:
     "One optimizer step on a window of micro-batches; returns what to log."
@@ -306,22 +262,15 @@ def train_step(self: Trainer, window: list[dict]) -> dict:
     norm = float(norm) if norm is not None else float('nan')
     ok = r['finite'] and math.isfinite(norm)
     if ok or (c.mixed_precision == 'fp16' and r['finite']): self.opt.step()   # fp16 overflow: the scaler skips and rescales
-    if not ok:
-        self.skips += 1; self.consecutive += 1
-        if self.consecutive >= c.max_skips:
-            self.opt.zero_grad(set_to_none=True)
-            raise FloatingPointError(f"{self.consecutive} consecutive steps with a non-finite loss or gradient norm (last at step {self.step + 1}); "
-                                     "lower the learning rate, use bf16 instead of fp16, or check the data")
-    else: self.consecutive = 0
+    self._count_skip(ok)
     self.opt.zero_grad(set_to_none=True); self.step += 1
-    with warnings.catch_warnings():   # a skipped step still advances the schedule, so lr(step) never depends on skips
-        warnings.filterwarnings('ignore', message='Detected call of `lr_scheduler.step')
-        self.sched.step()
+    self._step_schedule()
     log = {'step': self.step, 'loss': loss, 'grad_norm': norm, 'lr': self.sched.get_last_lr()[0], 'skipped': int(not ok), 'skips': self.skips,
            **{f'loss/{m}': v for m, v in r['losses'].items()}}
     if ok: self._spike(loss)
     return log
 
+# %% ../nbs/06_trainer.ipynb #e7cae193
 @patch
 def _spike(self: Trainer, loss: float):
     h, n = self.history, self.c.spike_window
@@ -367,6 +316,13 @@ def latest_checkpoint(run) -> Path|None:
 
 # %% ../nbs/06_trainer.ipynb #b0c68da9
 @patch
+def _state(self: Trainer) -> dict:
+    "What a checkpoint holds besides Accelerate's state and the weights: counters, the best result, each stream's position."
+    return {'step': self.step, 'skips': self.skips, 'consecutive': self.consecutive, 'best': self.best, 'history': self.history,
+            'streams': {m: s.state_dict() for m, s in self.streams.items()}}
+
+# %% ../nbs/06_trainer.ipynb #882d1845
+@patch
 def save_checkpoint(self: Trainer) -> Path:
     "Write checkpoint `step-<step>` atomically and prune old ones; returns its path."
     acc, root = self.acc, self.out / 'checkpoints'
@@ -377,15 +333,13 @@ def save_checkpoint(self: Trainer) -> Path:
     if acc.is_main_process:
         self.model.save_pretrained(tmp / 'model')
         if self.layout: save_adapter(self.layout.pipe, tmp / 'layout' / 'adapter.safetensors')
-        state = {'step': self.step, 'skips': self.skips, 'consecutive': self.consecutive, 'best': self.best, 'history': self.history,
-                 'streams': {m: s.state_dict() for m, s in self.streams.items()}}
-        state['files'] = {str(f.relative_to(tmp)): f.stat().st_size for f in sorted(tmp.rglob('*')) if f.is_file()}
+        state = self._state() | {'files': {str(f.relative_to(tmp)): f.stat().st_size for f in sorted(tmp.rglob('*')) if f.is_file()}}
         (tmp / STATE).write_text(json.dumps(state, indent=1))
-        shutil.rmtree(d, ignore_errors=True); os.replace(tmp, d)
-        self._prune(root)
+        shutil.rmtree(d, ignore_errors=True); os.replace(tmp, d); self._prune(root)
     acc.wait_for_everyone()
     return d
 
+# %% ../nbs/06_trainer.ipynb #63da0fd9
 @patch
 def _prune(self: Trainer, root: Path):
     done = sorted(p for p in root.glob('step-*') if p.suffix != '.tmp')
@@ -425,11 +379,11 @@ def _speed(self: Trainer, window: list[dict], dt: float) -> dict:
     n = sum(_n(b) for mb in window for b in mb.values()) * world
     r = {'samples_per_s': n / dt, 'tokens_per_s': sum(tok.values()) / dt, 'peak_mem_gib': _peak_mem()}
     if self.acc.device.type == 'cuda':
-        from openmind.memory import flops_per_token, peak_flops
         if not hasattr(self, '_fpt'): self._fpt, self._peak = flops_per_token(self.c), peak_flops(self.acc.device, self.c.mixed_precision)
         if self._peak: r['mfu'] = sum(self._fpt[m] * t for m, t in tok.items()) / dt / (self._peak * world)
     return r
 
+# %% ../nbs/06_trainer.ipynb #e823ac35
 @patch
 def _log(self: Trainer, row: dict):
     if not self.acc.is_main_process: return
@@ -452,41 +406,60 @@ def _eval_and_track(self: Trainer):
     if self.best is None or res[key] < self.best['value']: self.best = {'step': self.step, 'metric': key, 'value': res[key]}
     return res
 
+# %% ../nbs/06_trainer.ipynb #42b13051
 @patch
-def fit(self: Trainer, resume: str|None = None) -> dict:
-    "Train to `steps` (from a checkpoint with `resume`); returns the last validation results."
+def _begin(self: Trainer, resume: str|None) -> dict:
+    "Data, trackers and the run folder; restore `resume`, or refuse to mix with an earlier run. Returns the step-0 evaluation."
     c, acc = self.c, self.acc
     if not self.streams: self.setup_data()
     if acc.is_main_process: self.out.mkdir(parents=True, exist_ok=True)
-    if c.log_with: acc.init_trackers('openmind', config={k: v for k, v in asdict(c).items() if isinstance(v, (int, float, str, bool))})
+    if c.log_with: acc.init_trackers('openmind', config={k: v for k, v in c.model_dump().items() if isinstance(v, (int, float, str, bool))})
     if resume: self.load_checkpoint(resume); self._trim_metrics()
     elif self.step == 0:   # a fresh run never mixes with, or silently replaces, an earlier run's work
         if any((self.out / 'checkpoints').glob('step-*')):
             raise FileExistsError(f"{self.out} already holds a run's checkpoints: resume it (--resume latest) or train into another folder (out=...)")
         if acc.is_main_process: (self.out / 'metrics.jsonl').unlink(missing_ok=True)
-    res = self._eval_and_track() if self.step == 0 else {}
+    return self._eval_and_track() if self.step == 0 else {}
+
+# %% ../nbs/06_trainer.ipynb #77ef63b0
+@patch
+def _next_step(self: Trainer) -> dict:
+    "Draw the due modes' micro-batches, take one optimizer step, log it with its speed."
+    t0, c = time.perf_counter(), self.c
+    due = [m for m in self.streams if self.step % c.modes[m].every == 0]
+    window = [{m: next(self.streams[m]) for m in due} for _ in range(c.accumulation)]
+    log = self.train_step(window); log |= self._speed(window, time.perf_counter() - t0)
+    self._log(log); return log
+
+@patch
+def _bar(self: Trainer):
+    return tqdm(total=self.c.steps, initial=self.step, desc='train', disable=not self.acc.is_main_process or os.environ.get('TQDM_DISABLE') == '1')
+
+# %% ../nbs/06_trainer.ipynb #f36a9fd2
+@patch
+def fit(self: Trainer, resume: str|None = None) -> dict:
+    "Train to `steps` (from a checkpoint with `resume`); returns the last validation results."
+    c, acc = self.c, self.acc
+    res = self._begin(resume)
     old = {s: signal.signal(s, lambda sig, _: setattr(self, '_stop', sig)) for s in (signal.SIGTERM, signal.SIGINT)}
-    bar = tqdm(total=c.steps, initial=self.step, desc='train', disable=not acc.is_main_process or os.environ.get('TQDM_DISABLE') == '1')
-    rec, first = contextlib.ExitStack(), self.step
-    if c.memory_snapshot and acc.is_main_process:
-        from openmind.memory import memory_recorder
-        rec.enter_context(memory_recorder(self.out / 'memory'))
+    bar, rec, first = self._bar(), contextlib.ExitStack(), self.step
+    if c.memory_snapshot and acc.is_main_process: rec.enter_context(memory_recorder(self.out / 'memory'))
     try:
         while self.step < c.steps and not self._stop:
-            t0 = time.perf_counter()
-            due = [m for m, s in self.streams.items() if self.step % int(c.modes[m].get('every', 1)) == 0]
-            window = [{m: next(self.streams[m]) for m in due} for _ in range(c.accumulation)]
-            log = self.train_step(window)
-            log |= self._speed(window, time.perf_counter() - t0)
-            self._log(log); bar.update(1); bar.set_postfix(loss=f"{log['loss']:.4f}", lr=f"{log['lr']:.2e}", sps=f"{log['samples_per_s']:.1f}")
+            log = self._next_step(); bar.update(1); bar.set_postfix(loss=f"{log['loss']:.4f}", lr=f"{log['lr']:.2e}", sps=f"{log['samples_per_s']:.1f}")
             if c.memory_snapshot and self.step - first == c.memory_snapshot: rec.close()
             if self.step % c.eval_every == 0 or self.step == c.steps: res = self._eval_and_track()
             if self.step % c.save_every == 0 or self.step == c.steps or self._stop: self.save_checkpoint()
     finally:
         rec.close(); bar.close()
         for s, h in old.items(): signal.signal(s, h)
-    if self.step == c.steps and acc.is_main_process:
+    self._finish(); return res
+
+# %% ../nbs/06_trainer.ipynb #e04f8f7e
+@patch
+def _finish(self: Trainer):
+    "At the last step, the final model (and adapter) in `out/final`; trackers closed."
+    if self.step == self.c.steps and self.acc.is_main_process:
         self.model.save_pretrained(self.out / 'final')
         if self.layout: save_adapter(self.layout.pipe, self.out / 'final' / 'adapter.safetensors')
-    if c.log_with: acc.end_training()
-    return res
+    if self.c.log_with: self.acc.end_training()
