@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_evaluate.ipynb #fadf7dfa
 from __future__ import annotations
-import contextlib, dataclasses, io, itertools, json, math, os, re, sys, textwrap, time, unicodedata
+import contextlib, dataclasses, importlib.util, io, itertools, json, math, os, re, shutil, sys, textwrap, time, unicodedata
 from pathlib import Path
 import torch
 from torch import Tensor
@@ -14,12 +14,13 @@ from .model import parse_boxes, _chunks, PhraseGroundingDataset
 from .config import ArgParser, positive, read_run_config
 
 # %% auto #0
-__all__ = ['CONTRACTIONS', 'NUMBER_WORDS', 'ARTICLES', 'PUNCT', 'TASKS', 'GOALS', 'NOT_COMPUTED', 'normalize_answer',
-           'vqa_accuracy', 'is_box_answer', 'vqa_score', 'tokenize_caption', 'caption_scores', 'relevance',
-           'recall_at_k', 'grounding_scores', 'resolve_checkpoint', 'val_manifest', 'eval_caption', 'eval_vqa',
-           'eval_grounding', 'eval_retrieval', 'draw_scenes', 'PhraseDetector', 'detector_fidelity', 'check_gill',
-           'eval_labeling', 'coco_captions_to_jsonl', 'vqav2_to_jsonl', 'hub_to_jsonl', 'fingerprint', 'evaluate',
-           'is_shapes_world', 'summary_table', 'format_table', 'plot_predictions', 'plot_retrieval', 'write_report',
+__all__ = ['CONTRACTIONS', 'NUMBER_WORDS', 'ARTICLES', 'PUNCT', 'VQA_COMPUTATIONS', 'CAPTION_TOKENIZERS', 'TASKS', 'GOALS',
+           'normalize_answer', 'vqa_accuracy', 'vqa_overall', 'is_box_answer', 'vqa_score', 'tokenize_caption',
+           'java_available', 'spice_missing', 'caption_scores', 'relevance', 'recall_at_k', 'grounding_scores',
+           'resolve_checkpoint', 'val_manifest', 'eval_caption', 'eval_vqa', 'eval_grounding', 'eval_retrieval',
+           'draw_scenes', 'PhraseDetector', 'detector_fidelity', 'check_gill', 'eval_labeling',
+           'coco_captions_to_jsonl', 'vqav2_to_jsonl', 'hub_to_jsonl', 'fingerprint', 'evaluate', 'is_shapes_world',
+           'summary_table', 'format_table', 'plot_predictions', 'plot_retrieval', 'metric_notes', 'write_report',
            'main']
 
 # %% ../nbs/10_evaluate.ipynb #c8b73871
@@ -56,35 +57,52 @@ _PERIOD = re.compile(r'(?!<=\d)(\.)(?!\d)')   # the script's pattern, verbatim: 
 _DIGIT_COMMA = re.compile(r'(\d)(,)(\d)')
 
 # %% ../nbs/10_evaluate.ipynb #dbf80eb9
-def normalize_answer(answer: str) -> str:
-    "The VQAv2 evaluation script's answer normalization."
-    a = answer.replace('\n', ' ').replace('\t', ' ').strip(); out = a
-    strip = bool(_DIGIT_COMMA.search(a))
+def _clean(a: str) -> str: return a.replace('\n', ' ').replace('\t', ' ').strip()
+
+def _punctuation(a: str) -> str:
+    "The script's `processPunctuation`."
+    out, strip = a, bool(_DIGIT_COMMA.search(a))
     for p in PUNCT: out = out.replace(p, '' if strip or p + ' ' in a or ' ' + p in a else ' ')
-    words = [NUMBER_WORDS.get(w, w) for w in _PERIOD.sub('', out).lower().split()]
+    return _PERIOD.sub('', out, re.UNICODE)   # verbatim: re.UNICODE lands in `count`
+
+def _digit_article(a: str) -> str:
+    "The script's `processDigitArticle`."
+    words = [NUMBER_WORDS.get(w, w) for w in a.lower().split()]
     return ' '.join(CONTRACTIONS.get(w, w) for w in words if w not in ARTICLES)
 
+def normalize_answer(answer: str) -> str:
+    "One answer as the script normalizes it: whitespace, then `processPunctuation`, then `processDigitArticle`."
+    return _digit_article(_punctuation(_clean(answer)))
+
 # %% ../nbs/10_evaluate.ipynb #1bf32380
-def vqa_accuracy(pred: str, answers) -> float:
-    "VQAv2 accuracy of one predicted answer against its reference answers (exact match after normalization for one answer)."
+VQA_COMPUTATIONS = ('official', 'lenient')
+
+def vqa_accuracy(pred: str, answers, computation: str = 'official') -> float:
+    "VQA accuracy of one predicted answer against its reference answers, as the official script computes it (or `'lenient'`)."
     answers = [answers] if isinstance(answers, str) else list(answers)
     if not answers: raise ValueError("vqa_accuracy needs at least one reference answer")
-    p, gts = normalize_answer(pred), [normalize_answer(a) for a in answers]
-    if len(gts) == 1: return float(p == gts[0])
+    if computation not in VQA_COMPUTATIONS: raise ValueError(f"unknown VQA computation {computation!r}; computations: {', '.join(VQA_COMPUTATIONS)}")
+    p, gts = _clean(pred), [_clean(a) for a in answers]
+    if computation == 'lenient' or len(set(gts)) > 1: p, gts = normalize_answer(p), [normalize_answer(g) for g in gts]
+    if len(gts) == 1: return float(p == gts[0])      # one annotator: scored as if all agreed
     return sum(min(1.0, sum(g == p for j, g in enumerate(gts) if j != i) / 3) for i in range(len(gts))) / len(gts)
+
+def vqa_overall(scores) -> float:
+    "The script's overall accuracy of per-question scores: `round(100 × mean, 2)`, in percent."
+    return round(100 * float(sum(scores)) / len(scores), 2)
 
 # %% ../nbs/10_evaluate.ipynb #355abf8a
 def is_box_answer(answer: str) -> bool:
     "Whether `answer` holds a Qwen-VL box string."
     return len(parse_boxes(answer)) > 0
 
-def vqa_score(pred: str, answers) -> float:
+def vqa_score(pred: str, answers, computation: str = 'official') -> float:
     "VQA accuracy, or for a box answer ('where is …?'), 1 if the predicted box has IoU ≥ 0.5 with the reference."
     answers = [answers] if isinstance(answers, str) else list(answers)
     if answers and is_box_answer(answers[0]):
         p, t = parse_boxes(pred), parse_boxes(answers[0])
         return float(len(p) > 0 and box_iou(p[:1], t).max().item() >= 0.5)
-    return vqa_accuracy(pred, answers)
+    return vqa_accuracy(pred, answers, computation)
 
 # %% ../nbs/10_evaluate.ipynb #c7e13da4
 _PTB_PUNCT = {"''", "'", '``', '`', '-lrb-', '-rrb-', '-lcb-', '-rcb-', '.', '?', '!', ',', ':', '-', '--', '...', ';'}
@@ -95,20 +113,80 @@ def tokenize_caption(text: str) -> str:
     toks = _TOKEN.findall(unicodedata.normalize('NFKC', text).lower())
     return ' '.join(t for t in toks if t not in _PTB_PUNCT and not (len(t) == 1 and unicodedata.category(t).startswith('P')))
 
+# %% ../nbs/10_evaluate.ipynb #23d357ee
+CAPTION_TOKENIZERS = ('auto', 'ptb', 'python')
+_CJK = re.compile(r'[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]')
+
+def java_available() -> bool:
+    "Whether `java` is on the PATH: the COCO caption pipeline's PTB tokenizer, METEOR and SPICE need it."
+    return shutil.which('java') is not None
+
+def spice_missing() -> str|None:
+    "Why SPICE cannot run here, or None when it can."
+    if not java_available(): return 'SPICE needs Java (apt-get install default-jre-headless)'
+    lib = Path(importlib.util.find_spec('pycocoevalcap').submodule_search_locations[0]) / 'spice' / 'lib'
+    if not list(lib.glob('stanford-corenlp-3.6.0*.jar')):
+        return f"SPICE needs Stanford CoreNLP 3.6.0 in {lib}, which pycocoevalcap downloads on first use; it is not there"
+    return None
+
+# %% ../nbs/10_evaluate.ipynb #abe9e5fc
+def _tokenize(caps: dict, kind: str) -> dict:
+    "{id: [caption, …]} tokenized by the PTB tokenizer (Java) or `tokenize_caption`."
+    if kind == 'python': return {i: [tokenize_caption(c) for c in cs] for i, cs in caps.items()}
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+    with _quiet_fd2(): return PTBTokenizer().tokenize({i: [{'caption': c} for c in cs] for i, cs in caps.items()})
+
+@contextlib.contextmanager
+def _quiet_fd2():
+    "Silence file descriptor 2 (a Java subprocess writes its progress there)."
+    sys.stderr.flush(); saved = os.dup(2)
+    with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2)
+    try: yield
+    finally: os.dup2(saved, 2); os.close(saved)
+
 # %% ../nbs/10_evaluate.ipynb #a06ec624
-def caption_scores(preds: list[str], refs: list[list[str]]) -> dict:
-    "BLEU-4, ROUGE-L and CIDEr-D (pycocoevalcap's scorers, Python tokenizer) of `preds[i]` against `refs[i]`."
+def _which_tokenizer(tokenizer: str, texts) -> str:
+    if tokenizer not in CAPTION_TOKENIZERS: raise ValueError(f"unknown caption tokenizer {tokenizer!r}; tokenizers: {', '.join(CAPTION_TOKENIZERS)}")
+    if tokenizer == 'ptb' and not java_available(): raise ValueError("the PTB tokenizer needs Java: apt-get install default-jre-headless, or tokenizer='python'")
+    if tokenizer != 'auto': return tokenizer
+    return 'ptb' if java_available() and not any(_CJK.search(t) for t in texts) else 'python'
+
+def _skipped(kind: str, texts) -> dict:
+    "The Java scorers that do not run, with why: they score the COCO pipeline's PTB tokens, so only with `kind == 'ptb'`."
+    if kind == 'ptb': return {} if (why := spice_missing()) is None else {'spice': why}
+    if not java_available(): why = 'needs Java (apt-get install default-jre-headless)'
+    elif any(_CJK.search(t) for t in texts): why = 'scores English (its paraphrase tables and parser are English)'
+    else: why = "runs on the PTB tokenizer's output, and tokenizer='python' was asked for"
+    return {'meteor': f'METEOR {why}', 'spice': f'SPICE {why}'}
+
+# %% ../nbs/10_evaluate.ipynb #be0113a9
+def caption_scores(preds: list[str], refs: list[list[str]], tokenizer: str = 'auto') -> dict:
+    "BLEU-1…4, METEOR, ROUGE-L, CIDEr-D and SPICE of `preds[i]` against `refs[i]` by pycocoevalcap, with the PTB tokenizer where Java runs."
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.rouge.rouge import Rouge
     from pycocoevalcap.cider.cider import Cider
     if len(preds) != len(refs): raise ValueError(f"{len(preds)} predictions but {len(refs)} reference lists")
     if not preds: raise ValueError("caption_scores needs at least one caption")
     if bad := [i for i, r in enumerate(refs) if not r]: raise ValueError(f"image(s) {bad[:5]} have no reference caption")
-    res = {i: [tokenize_caption(p)] for i, p in enumerate(preds)}
-    gts = {i: [tokenize_caption(x) for x in r] for i, r in enumerate(refs)}
-    with contextlib.redirect_stdout(io.StringIO()):   # Bleu prints its ratio
-        bleu = Bleu(4).compute_score(gts, res, verbose=0)[0][3]
-    return {'bleu4': float(bleu), 'rouge_l': float(Rouge().compute_score(gts, res)[0]), 'cider_d': float(Cider().compute_score(gts, res)[0])}
+    texts = [*preds, *(x for r in refs for x in r)]; kind = _which_tokenizer(tokenizer, texts); skipped = _skipped(kind, texts)
+    gts, res = _tokenize(dict(enumerate(refs)), kind), _tokenize({i: [p] for i, p in enumerate(preds)}, kind)
+    with contextlib.redirect_stdout(io.StringIO()): bleu = Bleu(4).compute_score(gts, res, verbose=0)[0]   # Bleu prints its ratio
+    out = {f'bleu{n + 1}': float(b) for n, b in enumerate(bleu)} | {'rouge_l': float(Rouge().compute_score(gts, res)[0]),
+                                                                     'cider_d': float(Cider().compute_score(gts, res)[0])}
+    out |= _java_scores(gts, res, skipped)
+    return out | {'tokenizer': kind, 'not_computed': skipped}
+
+# %% ../nbs/10_evaluate.ipynb #26f6a779
+def _java_scores(gts: dict, res: dict, skipped: dict) -> dict:
+    "METEOR and SPICE, the scorers that run in Java, unless `skipped` says they cannot."
+    out = {}
+    if 'meteor' not in skipped:
+        from pycocoevalcap.meteor.meteor import Meteor
+        with _quiet_fd2(): out['meteor'] = float(Meteor().compute_score(gts, res)[0])
+    if 'spice' not in skipped:
+        from pycocoevalcap.spice.spice import Spice
+        with _quiet_fd2(), contextlib.redirect_stdout(io.StringIO()): out['spice'] = float(Spice().compute_score(gts, res)[0])
+    return out
 
 # %% ../nbs/10_evaluate.ipynb #9fabcb47
 def relevance(texts: list[str], image_captions: list) -> Tensor:
@@ -176,28 +254,28 @@ def _by_image(manifest, limit=None) -> dict:
     return refs
 
 # %% ../nbs/10_evaluate.ipynb #cd6b86d3
-def eval_caption(model, manifest, limit=None, batch_size: int = 32, progress: bool = True) -> dict:
-    "BLEU-4, ROUGE-L, CIDEr-D and exact-match rate of `model.caption` on a captions manifest."
+def eval_caption(model, manifest, limit=None, batch_size: int = 32, progress: bool = True, tokenizer: str = 'auto') -> dict:
+    "The COCO caption metrics (`caption_scores`) and exact-match rate of `model.caption` on a captions manifest."
     refs = _by_image(manifest, limit); images = list(refs)
     preds = [c for ch in _bar(_chunks(images, batch_size), 'caption', progress) for c in model.caption(ch)]
     exact = sum(p in refs[i] for p, i in zip(preds, images)) / max(len(images), 1)
-    return caption_scores(preds, [refs[i] for i in images]) | {'exact': exact, 'n': len(images),
+    return caption_scores(preds, [refs[i] for i in images], tokenizer) | {'exact': exact, 'n': len(images),
             'samples': [{'image': i, 'pred': p, 'refs': refs[i]} for i, p in zip(images[:8], preds)]}
 
 # %% ../nbs/10_evaluate.ipynb #5caa02b2
 def _qtype(r) -> str: return r.meta.get('question_type') or ' '.join(r.question.lower().split()[:2]) or '?'
 
-def eval_vqa(model, manifest, limit=None, batch_size: int = 64, progress: bool = True) -> dict:
+def eval_vqa(model, manifest, limit=None, batch_size: int = 64, progress: bool = True, computation: str = 'official') -> dict:
     "VQA accuracy (box answers scored at IoU ≥ 0.5) of `model.answer` on a VQA manifest, overall, per answer kind and question type."
     recs = list(itertools.islice(read_records(manifest, VQARecord), limit))
     preds = [a for ch in _bar(_chunks(recs, batch_size), 'vqa', progress) for a in model.answer([r.image for r in ch], [r.question for r in ch])]
-    scores = [vqa_score(p, r.answers) for p, r in zip(preds, recs)]
-    def mean(xs): return sum(xs) / len(xs) if xs else None
+    scores = [vqa_score(p, r.answers, computation) for p, r in zip(preds, recs)]
+    def acc(xs): return round(vqa_overall(xs) / 100, 4) if xs else None   # rounded as the script rounds its percentages
     kinds, types = {}, {}
     for s, r in zip(scores, recs):
         kinds.setdefault('box' if is_box_answer(r.answers[0]) else 'answer', []).append(s); types.setdefault(_qtype(r), []).append(s)
-    return {'accuracy': mean(scores), 'n': len(recs), **{f'accuracy/{k}': mean(v) for k, v in sorted(kinds.items())},
-            'by_type': {k: round(mean(v), 4) for k, v in sorted(types.items())},
+    return {'accuracy': acc(scores), 'n': len(recs), 'computation': computation, **{f'accuracy/{k}': acc(v) for k, v in sorted(kinds.items())},
+            'by_type': {k: acc(v) for k, v in sorted(types.items())},
             'samples': [{'image': r.image, 'question': r.question, 'pred': p, 'answers': r.answers[:3]} for r, p in zip(recs[:8], preds)]}
 
 # %% ../nbs/10_evaluate.ipynb #3fbf0a60
@@ -400,11 +478,13 @@ def _generator(ck: dict, device):
     pipe = load_generator((ck['config'].get('generator') or {}).get('base', 'tiny')).to(device)
     load_adapter(pipe, ck['adapter']); return pipe
 
-def _run_task(t, model, ck, data, cache, limit, gen_limit, steps, guidance_scale, batch_size, progress, state, detector=None):
+# %% ../nbs/10_evaluate.ipynb #fe6eb629
+def _run_task(t, model, ck, data, cache, limit, gen_limit, steps, guidance_scale, batch_size, progress, state, detector=None,
+              vqa: str = 'official', tokenizer: str = 'auto'):
     m = val_manifest(t, data, ck['config'])
     if not m.is_file(): return {'skipped': f'{m} not found'}
-    if t == 'caption': return eval_caption(model, m, limit, batch_size, progress)
-    if t == 'vqa': return eval_vqa(model, m, limit, batch_size, progress)
+    if t == 'caption': return eval_caption(model, m, limit, batch_size, progress, tokenizer)
+    if t == 'vqa': return eval_vqa(model, m, limit, batch_size, progress, vqa)
     if t == 'grounding': return eval_grounding(model, m, limit, batch_size, progress)
     if t == 'retrieval': return eval_retrieval(model, m, limit, progress=progress)
     if t == 'labeling': return eval_labeling(ck['model'], m, val_manifest('layout', data, ck['config']), cache / 'labeling', limit, batch_size, progress)
@@ -416,25 +496,29 @@ def _run_task(t, model, ck, data, cache, limit, gen_limit, steps, guidance_scale
 
 # %% ../nbs/10_evaluate.ipynb #8ed27a9d
 def evaluate(checkpoint, data=None, tasks=TASKS, limit=None, gen_limit: int = 16, steps: int = 25, guidance_scale: float = 3.0,
-             batch_size: int = 32, out=None, device=None, progress: bool = True, detector=None) -> dict:
-    "Evaluate a run, checkpoint or model folder on `tasks`; returns every number (and, for drawing tasks, the pictures). `detector`: an open-vocabulary detector folder to score drawn pictures (default: the shapes-world detector)."
+             batch_size: int = 32, out=None, device=None, progress: bool = True, detector=None, vqa: str = 'official',
+             caption_tokenizer: str = 'auto') -> dict:
+    """Evaluate a run, checkpoint or model folder on `tasks`; returns every number (and, for drawing tasks, the pictures). `detector`: an
+    open-vocabulary detector folder to score drawn pictures (default: the shapes-world detector); `vqa`: 'official' or 'lenient'."""
     from openmind.model import OpenMind
     if bad := [t for t in tasks if t not in TASKS]: raise ValueError(f"unknown task(s) {bad}; tasks: {', '.join(TASKS)}")
+    if vqa not in VQA_COMPUTATIONS: raise ValueError(f"unknown VQA computation {vqa!r}; computations: {', '.join(VQA_COMPUTATIONS)}")
     ck = resolve_checkpoint(checkpoint); data = Path(data or ck['config'].get('data') or 'data/shapes')
     out = Path(out or ck['run'] / 'eval'); device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     cache = out / 'cache' / fingerprint(ck['model'], ck['adapter'], steps=steps, guidance_scale=guidance_scale, data=str(data.resolve()))
     model = OpenMind.from_pretrained(ck['model']).to(device).eval()
     res, state = {'checkpoint': str(ck['model']), 'adapter': str(ck['adapter']) if ck['adapter'] else None, 'data': str(data), 'out': str(out),
-                  'settings': {'limit': limit, 'gen_limit': gen_limit, 'steps': steps, 'guidance_scale': guidance_scale, 'detector': str(detector) if detector else 'shapes'}, 'tasks': {}}, {}
+                  'settings': {'limit': limit, 'gen_limit': gen_limit, 'steps': steps, 'guidance_scale': guidance_scale, 'detector': str(detector) if detector else 'shapes',
+                               'vqa': vqa, 'caption_tokenizer': caption_tokenizer}, 'tasks': {}}, {}
     for t in tasks:
         t0 = time.perf_counter()
-        res['tasks'][t] = _run_task(t, model, ck, data, cache, limit, gen_limit, steps, guidance_scale, batch_size, progress, state, detector)
+        res['tasks'][t] = _run_task(t, model, ck, data, cache, limit, gen_limit, steps, guidance_scale, batch_size, progress, state, detector, vqa, caption_tokenizer)
         res['tasks'][t]['seconds'] = round(time.perf_counter() - t0, 1)
     return res
 
 # %% ../nbs/10_evaluate.ipynb #a6dee1a5
 GOALS = {('vqa', 'accuracy'): 0.8, ('grounding', 'accuracy'): 0.6, ('retrieval', 't2i/R@1'): 0.5}
-_SHOW = {'caption': ['cider_d', 'bleu4', 'rouge_l', 'exact'], 'vqa': ['accuracy', 'accuracy/answer', 'accuracy/box'],
+_SHOW = {'caption': ['cider_d', 'bleu4', 'meteor', 'rouge_l', 'spice', 'exact'], 'vqa': ['accuracy', 'accuracy/answer', 'accuracy/box'],
          'grounding': ['accuracy', 'mean_iou'], 'retrieval': ['t2i/R@1', 't2i/R@5', 't2i/R@10', 'i2t/R@1', 'i2t/R@5'],
          'labeling': ['annotated_pct', 'mean_iou', 'precision@0.5', 'recall@0.5']}
 
@@ -513,17 +597,28 @@ def _figures(res: dict, out: Path) -> list[str]:
     return [n for n, _ in figs]
 
 # %% ../nbs/10_evaluate.ipynb #14b171ab
-NOT_COMPUTED = ("METEOR and SPICE are not reported: pycocoevalcap runs them (and its PTB tokenizer) in Java, which this evaluation does not "
-                "require; captions are tokenized by `openmind.evaluate.tokenize_caption` instead, so BLEU/ROUGE-L/CIDEr-D can differ slightly "
-                "from numbers computed with the Java tokenizer.")
+def metric_notes(res: dict) -> list[str]:
+    "What produced the numbers: the VQA computation, the caption tokenizer, and each scorer skipped, with why."
+    t, notes = res['tasks'], []
+    if 'computation' in t.get('vqa', {}):
+        notes.append("VQA accuracy: the official VQA evaluation script's computation (GT-Vision-Lab/VQA, vqaEval.py)" if t['vqa']['computation'] == 'official' else
+                     "VQA accuracy: lenient (every answer normalized, as lmms-eval-style harnesses do); not comparable with published VQAv2 numbers")
+    if 'tokenizer' in (c := t.get('caption', {})):
+        notes.append("captions: the COCO caption evaluation, pycocoevalcap with its PTB tokenizer (Java)" if c['tokenizer'] == 'ptb' else
+                     "captions: pycocoevalcap's scorers on `openmind.evaluate.tokenize_caption` (no Java, or Chinese captions); BLEU, ROUGE-L and "
+                     "CIDEr-D can differ slightly from the PTB tokenizer's")
+        notes += [f"{k.upper()} not computed: {why}" for k, why in c.get('not_computed', {}).items()]
+        notes.append("CIDEr-D's IDF comes from this set's references: it compares across runs on the same set, not with COCO papers")
+    return notes
 
+# %% ../nbs/10_evaluate.ipynb #79ad82e0
 def write_report(res: dict, out=None, command: str|None = None) -> Path:
     "Write `eval.json`, `eval.md` and the figures into `out` (default: the result's `out`); returns the folder."
     out = Path(out or res['out']); out.mkdir(parents=True, exist_ok=True)
     (out / 'eval.json').write_text(json.dumps(_jsonable(res), indent=1, ensure_ascii=False))
     figs, t = _figures(res, out), res['tasks']
     md = [f"# Evaluation of `{res['checkpoint']}`", '', f"Data: `{res['data']}`. " + (f"Command: `{command}`" if command else ''), '',
-          format_table(summary_table(res, goals=is_shapes_world(res['data']))), '', NOT_COMPUTED, '']
+          format_table(summary_table(res, goals=is_shapes_world(res['data']))), '', *[f'- {n}' for n in metric_notes(res)], '']
     if 'by_type' in t.get('vqa', {}):
         md += ['## VQA by question type', '', '| type | accuracy |', '|---|---|'] + [f'| {k} | {v:.4f} |' for k, v in t['vqa']['by_type'].items()] + ['']
         md += ['Samples:', ''] + [f"- {s['question']} → **{s['pred']}** (reference: {s['answers'][0]})" for s in t['vqa']['samples'][:6]] + ['']
@@ -542,6 +637,8 @@ def main(argv=None) -> int:
     p.add_argument('--steps', type=positive(), default=25, help='sampler steps'); p.add_argument('--guidance-scale', type=positive(float), default=3.0)
     p.add_argument('--batch-size', type=positive(), default=32); p.add_argument('--out', default=None, help='report folder (default: RUN_DIR/eval)')
     p.add_argument('--detector', default=None, help='open-vocabulary detector folder (OWLv2, Grounding DINO) to score drawn pictures')
+    p.add_argument('--vqa', default='official', choices=VQA_COMPUTATIONS, help="VQA accuracy: the official script's, or 'lenient' (every answer normalized)")
+    p.add_argument('--caption-tokenizer', default='auto', choices=CAPTION_TOKENIZERS, help="'ptb' (Java), 'python', or 'auto' (ptb where Java runs)")
     p.add_argument('--device', default=None); p.add_argument('--no-progress', action='store_true')
     a = p.parse_args(argv)
     if a.no_progress:
@@ -549,11 +646,12 @@ def main(argv=None) -> int:
         hf_logging.disable_progress_bar()
     try:
         res = evaluate(a.checkpoint, a.data, [t.strip() for t in a.tasks.split(',') if t.strip()], a.limit, a.gen_limit, a.steps, a.guidance_scale,
-                       a.batch_size, a.out, a.device, not a.no_progress, a.detector)
+                       a.batch_size, a.out, a.device, not a.no_progress, a.detector, a.vqa, a.caption_tokenizer)
     except (FileNotFoundError, ValueError) as e:
         print(f"openmind.evaluate: error: {e}", file=sys.stderr); return 2
     out = write_report(res, command='python -m openmind.evaluate ' + ' '.join(argv if argv is not None else sys.argv[1:]))
-    print(format_table(summary_table(res, goals=is_shapes_world(res['data'])))); print(f"report: {out / 'eval.md'}"); return 0
+    print(format_table(summary_table(res, goals=is_shapes_world(res['data']))))
+    print('\n'.join(metric_notes(res))); print(f"report: {out / 'eval.md'}"); return 0
 
 # %% ../nbs/10_evaluate.ipynb #c01ceff8
 if __name__ == '__main__' and hasattr(sys.modules['__main__'], '__file__'): sys.exit(main())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_label.ipynb #43bc6f1d
 from __future__ import annotations
-import argparse, hashlib, json, math, os, re, sys, time, unicodedata, warnings
+import argparse, ast, hashlib, json, math, os, re, sys, time, unicodedata, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -103,7 +103,7 @@ def same_label(a: str, b: str) -> bool:
     return bool(label_forms(a) & label_forms(b))
 
 # %% ../nbs/09_label.ipynb #59500c46
-_LABEL_KEYS = ('label', 'name', 'phrase', 'object', 'text', 'category', 'class', 'ref', '标签', '名称', '物体', '类别')
+_LABEL_KEYS = ('label', 'name', 'phrase', 'object', 'text_content', 'description', 'text', 'category', 'class', 'ref', '标签', '名称', '物体', '类别')
 _BOX_KEYS = ('bbox_2d', 'bbox', 'box', 'box_2d', 'bounding_box', 'coordinates', 'coords', 'position', '坐标', '位置')
 _NUM = r'-?\d+(?:\.\d+)?'
 _TAG = re.compile(r'<\|object_ref_start\|>(.*?)<\|object_ref_end\|>|<ref>(.*?)</ref>|(?:<\|box_start\|>|<box>)(.*?)(?:<\|box_end\|>|</box>)', re.S)
@@ -137,21 +137,43 @@ def _parse_tags(text: str) -> list[dict]:
     return out
 
 # %% ../nbs/09_label.ipynb #ccc5cabf
-def _complete_objects(s: str) -> list[str]:
-    "Every complete top-level-in-a-list `{...}` in `s` (strings respected), in order."
-    out, depth, start, in_str, esc = [], 0, None, False, False
+def _scan(s: str):
+    "(index, char, depth) of each bracket of `s` outside strings in either quote, depth counted after an opening one."
+    depth, quote, esc = 0, None, False
     for i, ch in enumerate(s):
-        if in_str:
-            esc, in_str = (not esc and ch == '\\'), in_str and (esc or ch != '"')
-            continue
-        if ch == '"': in_str = True
-        elif ch == '{':
-            if depth == 0: start = i
-            depth += 1
-        elif ch == '}' and depth:
-            depth -= 1
-            if depth == 0: out.append(s[start:i + 1])
+        if quote:
+            if esc: esc = False
+            elif ch == '\\': esc = True
+            elif ch == quote: quote = None
+        elif ch in '"\'': quote = ch
+        elif ch in '[{': depth += 1; yield i, ch, depth
+        elif ch in ']}' and depth: depth -= 1; yield i, ch, depth
+
+def _balanced(s: str) -> str|None:
+    "The bracketed span `s` starts with, or None if it never closes (a cut-off generation)."
+    return next((s[:i + 1] for i, ch, d in _scan(s) if d == 0), None)
+
+# %% ../nbs/09_label.ipynb #6df58f31
+def _complete_objects(s: str) -> list[str]:
+    "Every complete outermost `{...}` in `s` (a list's objects, or objects one after another), in order."
+    out, start, base = [], None, None
+    for i, ch, d in _scan(s):
+        if ch == '{' and start is None: start, base = i, d - 1
+        elif ch == '}' and start is not None and d == base: out.append(s[start:i + 1]); start = None
     return out
+
+# %% ../nbs/09_label.ipynb #e2bc4826
+_TRAILING_COMMA = re.compile(r',\s*([\]}])')
+
+def _literal(s: str):
+    "The JSON or Python literal `s` starts with, and whether it had to be mended: (value, mended), or (None, None)."
+    try: return json.JSONDecoder().raw_decode(s)[0], False
+    except ValueError: pass
+    if (span := _balanced(s)) is None: return None, None
+    try: return ast.literal_eval(span), False          # single quotes, trailing commas: a Python literal, read as written
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError): pass
+    try: return json.loads(_TRAILING_COMMA.sub(r'\1', span)), True
+    except ValueError: return None, None
 
 # %% ../nbs/09_label.ipynb #1a3a38af
 def _items(v) -> list|None:
@@ -162,11 +184,26 @@ def _items(v) -> list|None:
         return next((x for x in v.values() if isinstance(x, list)), None)
     return None
 
-def _loads_ok(s: str) -> bool:
-    try: json.loads(s); return True
-    except ValueError: return False
+def _objects(s: str) -> list:
+    "The objects among the complete `{...}` of `s` that read as JSON or Python literals."
+    return [v for v in (_literal(o)[0] for o in _complete_objects(s)) if isinstance(v, dict)]
+
+_TEXT_BOX = re.compile(rf'^[ \t]*\(?({_NUM})[ \t]*,[ \t]*({_NUM})[ \t]*,[ \t]*({_NUM})[ \t]*,[ \t]*({_NUM})\)?[ \t]*(.*?)[ \t]*$', re.M)
+
+def _text_boxes(text: str) -> list[dict]:
+    "Plain-text answers, one object a line: `x1,y1,x2,y2 label` (what the models write when the prompt asks for plain text)."
+    return [{'label': m.group(5), 'box': [float(m.group(k)) for k in range(1, 5)]} for m in _TEXT_BOX.finditer(text)]
 
 # %% ../nbs/09_label.ipynb #96e15877
+def _read_items(body: str) -> tuple[list|None, str, object]:
+    "The object items of an answer starting at its first bracket, the status so far, and the decoded value."
+    value, mended = _literal(body)
+    items, status = (_items(value) if value is not None else None), ('repaired' if mended or value is None else 'ok')
+    if isinstance(value, dict) and items == [value]: items = _objects(body) or items   # bare objects one after another: `{...}, {...}`
+    if items is None: items, status = _objects(body), 'repaired'                       # cut off: the complete objects
+    return items, status, value
+
+# %% ../nbs/09_label.ipynb #21b511e6
 def parse_output(text) -> tuple[list[dict], str]:
     "Objects `{'label', 'box'}` (the model's coordinates) and a status: ok / repaired / empty / unparseable. Never raises."
     try:
@@ -175,20 +212,12 @@ def parse_output(text) -> tuple[list[dict], str]:
         if _TAG.search(text):
             objs = _parse_tags(text); return (objs, 'ok') if objs else ([], 'empty')
         body = re.sub(r'<\|[^|>]*\|>', '', text)                                   # stray special tokens
-        if (m := re.search(r'```(?:json|JSON)?\s*(.*?)(?:```|$)', body, re.S)): body = m.group(1)
+        if (m := re.search(r'```(?:json|JSON|python)?\s*(.*?)(?:```|$)', body, re.S)): body = m.group(1)
         starts = [i for i in (body.find('['), body.find('{')) if i >= 0]
-        if not starts: return [], ('empty' if re.search(r'\bnone\b|\bno\b|没有|无', text.lower()) else 'unparseable')
-        try: value, status = json.JSONDecoder().raw_decode(body[min(starts):])[0], 'ok'
-        except ValueError: value, status = None, 'repaired'
-        items = _items(value) if value is not None else None
-        if isinstance(value, dict) and items == [value]:   # bare objects one after another: `{...}, {...}`
-            items = [json.loads(o) for o in _complete_objects(body[min(starts):]) if _loads_ok(o)] or items
-        if items is None:
-            items = []
-            for o in _complete_objects(body[min(starts):]):
-                try: items.append(json.loads(o))
-                except ValueError: pass
-            status = 'repaired'
+        if not starts:
+            if objs := _text_boxes(body): return objs, 'ok'
+            return [], ('empty' if re.search(r'\bnone\b|\bno\b|没有|无', text.lower()) else 'unparseable')
+        items, status, value = _read_items(body[min(starts):])
         objs = [o for o in map(_from_item, items) if o]
         if len(objs) < len(items) and status == 'ok': status = 'repaired'
         if not objs: return [], ('empty' if status == 'ok' or not items and value is not None else 'unparseable')
@@ -245,7 +274,7 @@ def clean_objects(objects: list[dict], phrases: list[Phrase], h: Hygiene = Hygie
     return kept, drops
 
 # %% ../nbs/09_label.ipynb #1ef4b141
-PROMPT_VERSION, PARSER_VERSION = 1, 1
+PROMPT_VERSION, PARSER_VERSION = 1, 2
 
 def make_prompt(phrases: list[str], lang: str, family: str = 'qwen2.5-vl') -> str:
     "The grounding request for `phrases`, in the caption's language and the family's own format."
