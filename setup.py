@@ -23,7 +23,7 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
-extras = {name: shlex.split(cfg.get(f'{name}_requirements', '')) for name in ('dev', 'label', 'gpu')}
+extras = {name: shlex.split(cfg.get(f'{name}_requirements', '')) for name in ('dev', 'label', 'gpu', 'scale')}
 
 setuptools.setup(
     name = cfg['lib_name'],

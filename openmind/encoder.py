@@ -133,7 +133,7 @@ def from_config(cls: VisionEncoder, config='tiny', **kwargs):
 # %% ../nbs/03_encoder.ipynb #7a04df01
 @patch(cls_method=True)
 def from_pretrained(cls: VisionEncoder, path_or_id, dtype=None, **kwargs):
-    "Load the vision tower of a SigLIP or CLIP checkpoint (vision-only or full) from a folder or hub id."
+    "Load the vision tower of a SigLIP or CLIP checkpoint (vision-only or full) from a folder or hub id (`quantization_config`, `device_map`: as transformers takes them)."
     mt = AutoConfig.from_pretrained(path_or_id).model_type
     tower_cls = {'siglip': SiglipVisionModel, 'siglip_vision_model': SiglipVisionModel,
                  'clip': CLIPVisionModel, 'clip_vision_model': CLIPVisionModel}.get(mt)
@@ -141,7 +141,8 @@ def from_pretrained(cls: VisionEncoder, path_or_id, dtype=None, **kwargs):
     from transformers.utils import logging
     level = logging.get_verbosity()
     if mt in ('siglip', 'clip'): logging.set_verbosity_error()   # a full checkpoint's text-tower keys are expected leftovers
-    try: tower = tower_cls.from_pretrained(path_or_id, dtype=dtype, attn_implementation=kwargs.get('attn_implementation', 'sdpa'))
+    load = {k: kwargs.pop(k) for k in ('quantization_config', 'device_map') if k in kwargs}
+    try: tower = tower_cls.from_pretrained(path_or_id, dtype=dtype, attn_implementation=kwargs.get('attn_implementation', 'sdpa'), **load)
     finally: logging.set_verbosity(level)
     try: proc = SiglipImageProcessorPil.from_pretrained(path_or_id)
     except (OSError, ValueError): proc = None

@@ -21,9 +21,9 @@ from .config import ArgParser, TrainConfig, train_config, load_config, resolve_c
 
 # %% auto #0
 __all__ = ['KNOWN_ARCHS', 'CATEGORIES', 'PEAK_TFLOPS', 'arch_config', 'as_train_config', 'meta_model', 'param_bytes',
-           'saved_bytes', 'ModeShape', 'mode_shapes', 'probe', 'fused_attention', 'MemoryEstimate', 'estimate',
-           'MemoryTimeline', 'profile_memory', 'plot_estimate', 'plot_timeline', 'memory_recorder', 'peak_flops',
-           'flops_per_token', 'main']
+           'weight_bytes', 'saved_bytes', 'ModeShape', 'mode_shapes', 'probe', 'fused_attention', 'MemoryEstimate',
+           'estimate', 'MemoryTimeline', 'profile_memory', 'plot_estimate', 'plot_timeline', 'memory_recorder',
+           'peak_flops', 'flops_per_token', 'main']
 
 # %% ../nbs/08_memory.ipynb #6534f67d
 KNOWN_ARCHS = {
@@ -83,6 +83,25 @@ def meta_model(config) -> OpenMind:
 def param_bytes(model, trainable: bool = False) -> int:
     "Bytes of the model's parameters (only the trainable ones with `trainable`)."
     return sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad or not trainable)
+
+# %% ../nbs/08_memory.ipynb #8ce585a0
+def _q_bytes(lin, kind: str) -> int:
+    "Bytes bitsandbytes stores for a linear layer's weight in `kind` ('nf4' or 'int8'), scales included."
+    n = lin.weight.numel()
+    if kind == 'int8': return n + 4 * lin.out_features
+    blocks = -(-n // 64)
+    return -(-n // 2) + blocks + 4 * -(-blocks // 256) + 4 * (16 + 256)
+
+def weight_bytes(m: OpenMind) -> int:
+    "Bytes of the model's weights as stored: a quantized LLM's or tower's linear layers at their bits and scales, the rest in its dtype."
+    total, c = param_bytes(m), m.config
+    head = {id(x) for x in m.base_llm.get_output_embeddings().modules()}   # the output head (and its new rows) is not quantized
+    for kind, part in ((c.quantize, m.base_llm), (c.quantize_vision, m.encoder)):
+        if not kind: continue
+        for name, mod in part.named_modules():
+            if isinstance(mod, torch.nn.Linear) and id(mod) not in head and 'lora_' not in name:
+                total += _q_bytes(mod, kind) - mod.weight.numel() * mod.weight.element_size()
+    return total
 
 # %% ../nbs/08_memory.ipynb #184093c3
 def saved_bytes(fn, exclude=(), model=None) -> tuple[int, int, object]:
@@ -253,11 +272,12 @@ def estimate(config, text_len: int|None = None, processes: int = 1, device: str 
         with _checkpointing(m, False): full, _, _ = _replay(m, shapes, device, count_flops=False)
         for mode in temps: temps[mode] += full[mode] // m.base_llm.config.num_hidden_layers
     step_tmp = max(tbytes if device != 'cpu' else _largest_trainable(m), sum(p.numel() for p in trainable) * 4 if processes > 1 else 0)
-    return MemoryEstimate(weights=param_bytes(m), buffers=sum(b.numel() * b.element_size() for b in m.buffers()), gradients=tbytes,
+    return MemoryEstimate(weights=weight_bytes(m), buffers=sum(b.numel() * b.element_size() for b in m.buffers()), gradients=tbytes,
                           optimizer=2 * tbytes + (4 * len(trainable) if device == 'cpu' else 0),   # step counters live on the CPU
                           activations=acts, temporary=temps, step_temporary=step_tmp, shapes=shapes, flops=flops,
                           n_params=sum(p.numel() for p in params), n_trainable=sum(p.numel() for p in trainable),
                           label=f"{c.model}, {c.mixed_precision if c.mixed_precision != 'no' else m.config.dtype}, {processes} process(es) on {device}"
+                                + ''.join(f", {part} in {q}" for part, q in (('LLM', m.config.quantize), ('vision', m.config.quantize_vision)) if q)
                                 + (" (the layout mode's generator not included)" if 'layout' in c.modes else ''))
 
 # %% ../nbs/08_memory.ipynb #de0e129b

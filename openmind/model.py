@@ -23,12 +23,12 @@ from . import shapes
 from .config import MODES
 
 # %% auto #0
-__all__ = ['TINY_DIR', 'DEFAULT_PROMPTS', 'TINY_COND', 'IMAGE_TOKEN', 'RET_TOKEN', 'TINY_LLM', 'PRESETS', 'ITEM_KEYS',
+__all__ = ['TINY_DIR', 'DEFAULT_PROMPTS', 'TINY_COND', 'IMAGE_TOKEN', 'RET_TOKEN', 'TINY_LLM', 'PRESETS', 'QUANTIZE', 'ITEM_KEYS',
            'CONFIG_NAME', 'WEIGHTS_NAME', 'shapes_corpus', 'build_tiny_assets', 'img_tokens', 'add_special_tokens',
            'NewRowsEmbedding', 'NewRowsHead', 'CondEncoder', 'cond_targets', 'OpenMindConfig', 'make_config',
            'GILLMapper', 'gen_l2', 'gather_with_grad', 'info_nce', 'load_llm', 'load_vision', 'OpenMind',
            'expand_image_tokens', 'pad_right', 'box_text', 'parse_boxes', 'Collator', 'ModeOutput',
-           'PhraseGroundingDataset', 'GenerationDataset', 'enable_checkpointing']
+           'PhraseGroundingDataset', 'GenerationDataset', 'quantization_config', 'enable_checkpointing']
 
 # %% ../nbs/04_model.ipynb #01e13a74
 TINY_DIR = files('openmind') / 'assets' / 'tiny'
@@ -212,6 +212,8 @@ class OpenMindConfig:
     train_llm: bool = False
     train_encoder: bool = False
     lora: dict|None = None             # peft LoraConfig fields, e.g. {'r': 16, 'lora_alpha': 32}
+    quantize: str|None = None          # 'nf4' or 'int8': the pretrained LLM frozen in 4 / 8 bits (bitsandbytes), trained through LoRA
+    quantize_vision: str|None = None   # the same for a pretrained vision tower (frozen)
     dtype: str = 'float32'             # the pretrained parts' dtype; new parts stay float32
     attn_implementation: str = 'sdpa'
 
@@ -232,7 +234,16 @@ def make_config(config='tiny', **overrides) -> OpenMindConfig:
         config = PRESETS[config]
     d = {**config, **overrides}; names = {f.name for f in fields(OpenMindConfig)}
     if bad := sorted(set(d) - names): raise ValueError(f"unknown OpenMind config field(s) {bad}; fields: {sorted(names)}")
-    return OpenMindConfig(**d)
+    return _check_quantize(OpenMindConfig(**d))
+
+QUANTIZE = ('nf4', 'int8')
+
+def _check_quantize(c: OpenMindConfig) -> OpenMindConfig:
+    for f in ('quantize', 'quantize_vision'):
+        if getattr(c, f) not in (None, *QUANTIZE): raise ValueError(f"{f}={getattr(c, f)!r}: choose one of {', '.join(QUANTIZE)} (or none)")
+    if c.quantize and c.train_llm: raise ValueError("quantize: a quantized LLM trains only through LoRA; set train_llm=false (and lora={...})")
+    if c.quantize_vision and c.train_encoder: raise ValueError("quantize_vision: a quantized vision tower stays frozen; set train_encoder=false")
+    return c
 
 # %% ../nbs/04_model.ipynb #ac970668
 class GILLMapper(nn.Module):
@@ -307,23 +318,33 @@ def _llm_from_dict(d: dict, tok, c: OpenMindConfig):
     return AutoModelForCausalLM.from_config(cfg, attn_implementation=c.attn_implementation)
 
 # %% ../nbs/04_model.ipynb #0827206b
+def _quantized(kind: str|None, c: OpenMindConfig) -> dict:
+    "`from_pretrained` arguments that load a model quantized (on this process's GPU when there is one)."
+    if not kind: return {}
+    dev = {'device_map': {'': int(os.environ.get('LOCAL_RANK', 0))}} if torch.cuda.is_available() else {}
+    return {'quantization_config': quantization_config(kind, getattr(torch, c.dtype)), **dev}
+
 def load_llm(c: OpenMindConfig):
     "The causal LM and its tokenizer (with our special tokens) that config `c` names."
     if c.llm == 'tiny' or isinstance(c.llm, dict):
+        if c.quantize: raise ValueError(f"quantize={c.quantize!r}: a random-weight LLM ('tiny' or a config dict) has no weights to quantize; give llm a folder or hub id")
         src = c.tokenizer or (TINY_DIR / 'tokenizer' if c.llm == 'tiny' else None)
         if src is None: raise ValueError("an llm given as a config dict needs `tokenizer` (a tokenizer folder or hub id)")
         tok = _tokenizer(src); add_special_tokens(tok, c.n_img_tokens)
         return _llm_from_dict(TINY_LLM if c.llm == 'tiny' else c.llm, tok, c), tok
     tok = _tokenizer(c.tokenizer or c.llm); add_special_tokens(tok, c.n_img_tokens)
-    try: llm = AutoModelForCausalLM.from_pretrained(c.llm, dtype=getattr(torch, c.dtype), attn_implementation=c.attn_implementation)
+    try: llm = AutoModelForCausalLM.from_pretrained(c.llm, dtype=getattr(torch, c.dtype), attn_implementation=c.attn_implementation, **_quantized(c.quantize, c))
     except (OSError, ValueError) as e: raise OSError(f"llm {c.llm!r}: cannot load it ({str(e).splitlines()[0]})") from None
     return llm, tok
 
+# %% ../nbs/04_model.ipynb #91d5963b
 def load_vision(c: OpenMindConfig) -> VisionEncoder:
     "The vision encoder that config `c` names (a preset or dict: random weights; else a checkpoint)."
     kw = dict(feature_layer=c.feature_layer, attn_implementation=c.attn_implementation)
-    if isinstance(c.vision, dict) or c.vision in VISION_PRESETS: return VisionEncoder.from_config(c.vision, **kw)
-    try: return VisionEncoder.from_pretrained(c.vision, dtype=getattr(torch, c.dtype), **kw)
+    if isinstance(c.vision, dict) or c.vision in VISION_PRESETS:
+        if c.quantize_vision: raise ValueError(f"quantize_vision={c.quantize_vision!r}: a random-weight tower has no weights to quantize; give vision a folder or hub id")
+        return VisionEncoder.from_config(c.vision, **kw)
+    try: return VisionEncoder.from_pretrained(c.vision, dtype=getattr(torch, c.dtype), **_quantized(c.quantize_vision, c), **kw)
     except (OSError, ValueError) as e: raise OSError(f"vision {c.vision!r}: cannot load it ({str(e).splitlines()[0]})") from None
 
 # %% ../nbs/04_model.ipynb #0259c009
@@ -364,6 +385,9 @@ def _add_lora(self: OpenMind, llm, lora: dict):
     try: from peft import LoraConfig, get_peft_model
     except ImportError: raise ImportError("LoRA needs peft: pip install peft") from None
     kw = dict(r=16, lora_alpha=32, lora_dropout=0.0, target_modules='all-linear') | lora
+    if self.config.quantize:   # QLoRA: norms and other unquantized weights in fp32, inputs that carry gradients into the adapters
+        from peft import prepare_model_for_kbit_training
+        llm = prepare_model_for_kbit_training(llm, use_gradient_checkpointing=False)
     with warnings.catch_warnings():   # peft still calls transformers' deprecated `is_gradient_checkpointing`
         warnings.simplefilter('ignore', FutureWarning)
         return get_peft_model(llm, LoraConfig(task_type='CAUSAL_LM', **kw))
@@ -775,6 +799,14 @@ def from_pretrained(cls: OpenMind, path, **overrides):
     try: model.load_state_dict(tensors, strict=False)
     except RuntimeError as e: raise OSError(f"{d / WEIGHTS_NAME}: weights don't fit this config ({str(e).splitlines()[-1].strip()})") from None
     return model
+
+# %% ../nbs/04_model.ipynb #b1bc500a
+def quantization_config(kind: str, compute_dtype=torch.bfloat16):
+    "transformers' `BitsAndBytesConfig` for `kind`: 'nf4' (4-bit NormalFloat, double-quantized scales) or 'int8' (LLM.int8())."
+    from transformers import BitsAndBytesConfig
+    if kind == 'nf4': return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute_dtype)
+    if kind == 'int8': return BitsAndBytesConfig(load_in_8bit=True)
+    raise ValueError(f"quantize={kind!r}: choose one of {', '.join(QUANTIZE)}")
 
 # %% ../nbs/04_model.ipynb #32158f68
 def enable_checkpointing(model: OpenMind) -> OpenMind:
