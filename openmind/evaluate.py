@@ -134,15 +134,8 @@ def _tokenize(caps: dict, kind: str) -> dict:
     "{id: [caption, …]} tokenized by the PTB tokenizer (Java) or `tokenize_caption`."
     if kind == 'python': return {i: [tokenize_caption(c) for c in cs] for i, cs in caps.items()}
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-    with _quiet_fd2(): return PTBTokenizer().tokenize({i: [{'caption': c} for c in cs] for i, cs in caps.items()})
-
-@contextlib.contextmanager
-def _quiet_fd2():
-    "Silence file descriptor 2 (a Java subprocess writes its progress there)."
-    sys.stderr.flush(); saved = os.dup(2)
-    with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2)
-    try: yield
-    finally: os.dup2(saved, 2); os.close(saved)
+    from openmind.memory import quiet_stderr
+    with quiet_stderr(): return PTBTokenizer().tokenize({i: [{'caption': c} for c in cs] for i, cs in caps.items()})
 
 # %% ../nbs/10_evaluate.ipynb #a06ec624
 def _which_tokenizer(tokenizer: str, texts) -> str:
@@ -179,13 +172,14 @@ def caption_scores(preds: list[str], refs: list[list[str]], tokenizer: str = 'au
 # %% ../nbs/10_evaluate.ipynb #26f6a779
 def _java_scores(gts: dict, res: dict, skipped: dict) -> dict:
     "METEOR and SPICE, the scorers that run in Java, unless `skipped` says they cannot."
+    from openmind.memory import quiet_stderr
     out = {}
     if 'meteor' not in skipped:
         from pycocoevalcap.meteor.meteor import Meteor
-        with _quiet_fd2(): out['meteor'] = float(Meteor().compute_score(gts, res)[0])
+        with quiet_stderr(): out['meteor'] = float(Meteor().compute_score(gts, res)[0])
     if 'spice' not in skipped:
         from pycocoevalcap.spice.spice import Spice
-        with _quiet_fd2(), contextlib.redirect_stdout(io.StringIO()): out['spice'] = float(Spice().compute_score(gts, res)[0])
+        with quiet_stderr(), contextlib.redirect_stdout(io.StringIO()): out['spice'] = float(Spice().compute_score(gts, res)[0])
     return out
 
 # %% ../nbs/10_evaluate.ipynb #9fabcb47

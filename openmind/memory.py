@@ -22,8 +22,8 @@ from .config import ArgParser, TrainConfig, train_config, load_config, resolve_c
 # %% auto #0
 __all__ = ['KNOWN_ARCHS', 'CATEGORIES', 'PEAK_TFLOPS', 'arch_config', 'as_train_config', 'meta_model', 'param_bytes',
            'weight_bytes', 'saved_bytes', 'ModeShape', 'mode_shapes', 'probe', 'fused_attention', 'MemoryEstimate',
-           'estimate', 'MemoryTimeline', 'profile_memory', 'plot_estimate', 'plot_timeline', 'memory_recorder',
-           'peak_flops', 'flops_per_token', 'main']
+           'estimate', 'MemoryTimeline', 'quiet_stderr', 'profile_memory', 'plot_estimate', 'plot_timeline',
+           'memory_recorder', 'peak_flops', 'flops_per_token', 'main']
 
 # %% ../nbs/08_memory.ipynb #6534f67d
 KNOWN_ARCHS = {
@@ -297,8 +297,8 @@ class MemoryTimeline:
 
 # %% ../nbs/08_memory.ipynb #6d9706c7
 @contextlib.contextmanager
-def _quiet_stderr():
-    "Silence file descriptor 2: the profiler's C++ side prints a line on every start and stop."
+def quiet_stderr():
+    "Silence file descriptor 2 inside the block (what C++ code and subprocesses write there): the profiler prints a line on every start and stop."
     sys.stderr.flush(); saved = os.dup(2)
     with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2)
     try: yield
@@ -312,10 +312,10 @@ def profile_memory(fn, device: str = 'cpu'):
     prof = profile(activities=acts, profile_memory=True, record_shapes=True, with_stack=True)
     with warnings.catch_warnings(), tempfile.TemporaryDirectory() as d:
         warnings.simplefilter('ignore')
-        with _quiet_stderr(): prof.start()
+        with quiet_stderr(): prof.start()
         try: out = fn()
         finally:
-            with _quiet_stderr(): prof.stop()
+            with quiet_stderr(): prof.stop()
         prof.export_memory_timeline(f'{d}/t.json', device=device)
         times, sizes = json.loads(Path(f'{d}/t.json').read_text())
     return out, MemoryTimeline(torch.tensor(times), torch.tensor(sizes, dtype=torch.float64)[:, 1:])
@@ -362,10 +362,10 @@ def memory_recorder(stem, max_entries: int = 200_000):
         return
     from torch.profiler import profile, ProfilerActivity
     prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True)
-    with _quiet_stderr(): prof.start()
+    with quiet_stderr(): prof.start()
     try: yield
     finally:
-        with _quiet_stderr(): prof.stop()
+        with quiet_stderr(): prof.stop()
         import matplotlib.pyplot as plt
         before = set(plt.get_fignums())
         with warnings.catch_warnings():
