@@ -17,13 +17,13 @@ from .data import CaptionDataset, VQADataset
 from .encoder import VisionEncoder, PRESETS as VISION_PRESETS
 from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset,
                             TINY_DIR, enable_checkpointing)
-from .config import ArgParser, TrainConfig, train_config, load_config, resolve_config, positive, LM_MODES
+from .config import ArgParser, TrainConfig, train_config, load_config, apply_overrides, resolve_config, positive, LM_MODES
 
 # %% auto #0
-__all__ = ['KNOWN_ARCHS', 'CATEGORIES', 'PEAK_TFLOPS', 'arch_config', 'as_train_config', 'meta_model', 'param_bytes',
+__all__ = ['KNOWN_ARCHS', 'CATEGORIES', 'PEAK_TFLOPS', 'KNOBS', 'arch_config', 'as_train_config', 'meta_model', 'param_bytes',
            'weight_bytes', 'saved_bytes', 'ModeShape', 'mode_shapes', 'probe', 'fused_attention', 'MemoryEstimate',
            'estimate', 'MemoryTimeline', 'quiet_stderr', 'profile_memory', 'plot_estimate', 'plot_timeline',
-           'memory_recorder', 'peak_flops', 'flops_per_token', 'main']
+           'memory_recorder', 'peak_flops', 'flops_per_token', 'plan', 'format_plan', 'main']
 
 # %% ../nbs/08_memory.ipynb #6534f67d
 KNOWN_ARCHS = {
@@ -259,14 +259,14 @@ def _checkpointing(m, on: bool):
 def _largest_trainable(m) -> int: return max((p.numel() * p.element_size() for p in m.trainable_parameters().values()), default=0)
 
 # %% ../nbs/08_memory.ipynb #2ed7fe96
-def estimate(config, text_len: int|None = None, processes: int = 1, device: str = 'cuda') -> MemoryEstimate:
-    "Training memory of `config` (a `TrainConfig`, dict, packaged name or YAML path) for one of `processes` processes on `device`."
+def estimate(config, text_len: int|None = None, processes: int = 1, device: str = 'cuda', flops: bool = True) -> MemoryEstimate:
+    "Training memory of `config` (a `TrainConfig`, dict, packaged name or YAML path) for one of `processes` processes on `device` (and FLOPs, unless `flops=False`)."
     c = as_train_config(config); m = meta_model(c); shapes = mode_shapes(c, m, text_len)
     params, trainable = list(m.parameters()), list(m.trainable_parameters().values())
     tbytes = sum(p.numel() * p.element_size() for p in trainable)
     amp = c.mixed_precision != 'no' and device != 'cpu'
     copies = sum(p.numel() * 2 for p in params if p.dtype == torch.float32) if amp else 0   # autocast's bf16/fp16 weight copies
-    acts, largest, flops = _replay(m, shapes, device)
+    acts, largest, fl = _replay(m, shapes, device, count_flops=flops)
     temps = {mode: 2 * largest[mode] + copies for mode in shapes}
     if c.gradient_checkpointing:   # the backward recomputes one layer at a time: one layer's activations come back, briefly
         with _checkpointing(m, False): full, _, _ = _replay(m, shapes, device, count_flops=False)
@@ -274,7 +274,7 @@ def estimate(config, text_len: int|None = None, processes: int = 1, device: str 
     step_tmp = max(tbytes if device != 'cpu' else _largest_trainable(m), sum(p.numel() for p in trainable) * 4 if processes > 1 else 0)
     return MemoryEstimate(weights=weight_bytes(m), buffers=sum(b.numel() * b.element_size() for b in m.buffers()), gradients=tbytes,
                           optimizer=2 * tbytes + (4 * len(trainable) if device == 'cpu' else 0),   # step counters live on the CPU
-                          activations=acts, temporary=temps, step_temporary=step_tmp, shapes=shapes, flops=flops,
+                          activations=acts, temporary=temps, step_temporary=step_tmp, shapes=shapes, flops=fl,
                           n_params=sum(p.numel() for p in params), n_trainable=sum(p.numel() for p in trainable),
                           label=f"{c.model}, {c.mixed_precision if c.mixed_precision != 'no' else m.config.dtype}, {processes} process(es) on {device}"
                                 + ''.join(f", {part} in {q}" for part, q in (('LLM', m.config.quantize), ('vision', m.config.quantize_vision)) if q)
@@ -412,6 +412,48 @@ def table(self: MemoryEstimate) -> str:
                     f"{self.activations[m] / s.batch / 2**30:>12.4f}{self.flops[m] / 1e12:>12.3f}")
     return '\n'.join(rows)
 
+# %% ../nbs/08_memory.ipynb #20f4c161
+def _halve_batches(c: TrainConfig) -> list[str]:
+    big = {m: s.batch_size for m, s in c.modes.items() if s.batch_size > 1}
+    return [f'modes.{m}.batch_size={b // 2}' for m, b in big.items()] + [f'accumulation={2 * c.accumulation}'] if big else []
+
+def _quantizable(c: TrainConfig) -> bool:
+    mc = make_config(c.model, **c.model_args)
+    return not mc.quantize and not mc.train_llm and isinstance(mc.llm, str) and mc.llm != 'tiny'
+
+KNOBS = [  # (knob, its overrides for a config, what it costs)
+    ('half micro-batches, twice the accumulation', _halve_batches, 'the same samples per step in twice the micro-steps (retrieval sees half the negatives): ≈ +5 % step time'),
+    ('gradient checkpointing', lambda c: [] if c.gradient_checkpointing else ['gradient_checkpointing=true'], 'each layer recomputed in backward: ≈ +30 % step time'),
+    ('the frozen LLM in 4 bits', lambda c: ['model_args.quantize=nf4'] if _quantizable(c) else [], 'NF4 weights dequantized for every matmul: ≈ +20–40 % LLM time'),
+]
+
+# %% ../nbs/08_memory.ipynb #06181e2b
+def plan(config='tiny', overrides=(), gpu_gib: float = 24, processes: int = 1, text_len: int|None = None, device: str = 'cuda',
+         base: MemoryEstimate|None = None) -> dict:
+    "Whether `config` (a name, YAML path or `TrainConfig`, + `overrides`) fits `gpu_gib` per process, else the knobs that make it fit: alone, cheapest first, then together."
+    with_ = lambda extra: (train_config(apply_overrides(config.model_dump(), [*overrides, *extra])) if isinstance(config, TrainConfig)
+                           else resolve_config(config, [*overrides, *extra]))
+    est = lambda extra, flops=False: estimate(with_(extra), text_len, processes, device, flops)
+    base = base or est([], True); out = {'gpu_gib': gpu_gib, 'peak': base.peak(), 'fits': base.fits(gpu_gib), 'options': []}
+    if out['fits']: return out
+    c = with_([])
+    knobs = [(name, extra, cost) for name, knob, cost in KNOBS if (extra := knob(c))]
+    for ks in [[k] for k in knobs] + [knobs[:n] for n in range(2, len(knobs) + 1)]:
+        ov = [x for _, extra, _ in ks for x in extra]; e = est(ov)
+        out['options'].append({'knobs': ' + '.join(n for n, _, _ in ks), 'overrides': ov, 'costs': [k[2] for k in ks], 'peak': e.peak(), 'fits': e.fits(gpu_gib)})
+    return out
+
+# %% ../nbs/08_memory.ipynb #1ffd85df
+def format_plan(p: dict, command: str = 'python -m openmind.train') -> str:
+    "The plan as lines to read: fits or not, then each option's peak and the command that applies it."
+    g = lambda b: f"{b / 2**30:.2f} GiB"
+    if p['fits']: return f"fits {p['gpu_gib']} GiB per GPU: yes (peak {g(p['peak'])})"
+    rows = [f"fits {p['gpu_gib']} GiB per GPU: no (peak {g(p['peak'])}); knobs, cheapest first:"]
+    for o in p['options']:
+        rows.append(f"  {'fits' if o['fits'] else 'short'}  {g(o['peak']):>10}  {o['knobs']}: {'; '.join(o['costs'])}")
+        if o['fits']: rows.append(f"        {command} " + ' '.join(f"'{x}'" if ' ' in x else x for x in o['overrides']))
+    return '\n'.join(rows)
+
 # %% ../nbs/08_memory.ipynb #fd034f09
 def main(argv=None) -> int:
     "`python -m openmind.memory [CONFIG] [key=value ...]`: print the memory estimate of a training config."
@@ -420,11 +462,15 @@ def main(argv=None) -> int:
     p.add_argument('overrides', nargs='*', help='key=value config overrides, as for openmind.train')
     p.add_argument('--text-len', type=positive(), default=None, help='text tokens per sample (default: measured on the data, else max_text_tokens)')
     p.add_argument('--processes', type=positive(), default=1); p.add_argument('--device', default='cuda', choices=['cuda', 'cpu'])
+    p.add_argument('--gpu-memory', type=positive(float), default=None, help='GiB per GPU: say whether it fits and, if not, the knobs that do (exit 1)')
     a = p.parse_args(argv)
     try: e = estimate(resolve_config(a.config, a.overrides), a.text_len, a.processes, a.device)
     except (OSError, ValueError, KeyError) as err:
         print(f"openmind.memory: error: {err}", file=sys.stderr); return 2
-    print(e.table()); return 0
+    print(e.table())
+    if a.gpu_memory is None: return 0
+    p = plan(a.config, a.overrides, a.gpu_memory, a.processes, a.text_len, a.device, base=e)
+    print(format_plan(p, f"python -m openmind.train --config {a.config} {' '.join(a.overrides)}".rstrip())); return 0 if p['fits'] else 1
 
 # %% ../nbs/08_memory.ipynb #099fa8fc
 if __name__ == '__main__' and hasattr(sys.modules['__main__'], '__file__'): sys.exit(main())
