@@ -138,17 +138,17 @@ def _tokenize(caps: dict, kind: str) -> dict:
     with quiet_stderr(): return PTBTokenizer().tokenize({i: [{'caption': c} for c in cs] for i, cs in caps.items()})
 
 # %% ../nbs/10_evaluate.ipynb #a06ec624
-def _which_tokenizer(tokenizer: str, texts) -> str:
+def _which_tokenizer(tokenizer: str, cjk: bool) -> str:
     if tokenizer not in CAPTION_TOKENIZERS: raise ValueError(f"unknown caption tokenizer {tokenizer!r}; tokenizers: {', '.join(CAPTION_TOKENIZERS)}")
     if tokenizer == 'ptb' and not java_available(): raise ValueError("the PTB tokenizer needs Java: apt-get install default-jre-headless, or tokenizer='python'")
     if tokenizer != 'auto': return tokenizer
-    return 'ptb' if java_available() and not any(_CJK.search(t) for t in texts) else 'python'
+    return 'ptb' if java_available() and not cjk else 'python'
 
-def _skipped(kind: str, texts) -> dict:
+def _skipped(kind: str, cjk: bool) -> dict:
     "The Java scorers that do not run, with why: they score the COCO pipeline's PTB tokens, so only with `kind == 'ptb'`."
     if kind == 'ptb': return {} if (why := spice_missing()) is None else {'spice': why}
     if not java_available(): why = 'needs Java (apt-get install default-jre-headless)'
-    elif any(_CJK.search(t) for t in texts): why = 'scores English (its paraphrase tables and parser are English)'
+    elif cjk: why = 'scores English (its paraphrase tables and parser are English)'
     else: why = "runs on the PTB tokenizer's output, and tokenizer='python' was asked for"
     return {'meteor': f'METEOR {why}', 'spice': f'SPICE {why}'}
 
@@ -161,7 +161,8 @@ def caption_scores(preds: list[str], refs: list[list[str]], tokenizer: str = 'au
     if len(preds) != len(refs): raise ValueError(f"{len(preds)} predictions but {len(refs)} reference lists")
     if not preds: raise ValueError("caption_scores needs at least one caption")
     if bad := [i for i, r in enumerate(refs) if not r]: raise ValueError(f"image(s) {bad[:5]} have no reference caption")
-    texts = [*preds, *(x for r in refs for x in r)]; kind = _which_tokenizer(tokenizer, texts); skipped = _skipped(kind, texts)
+    cjk = any(_CJK.search(t) for t in [*preds, *(x for r in refs for x in r)])   # Chinese: characters, no English scorers
+    kind = _which_tokenizer(tokenizer, cjk); skipped = _skipped(kind, cjk)
     gts, res = _tokenize(dict(enumerate(refs)), kind), _tokenize({i: [p] for i, p in enumerate(preds)}, kind)
     with contextlib.redirect_stdout(io.StringIO()): bleu = Bleu(4).compute_score(gts, res, verbose=0)[0]   # Bleu prints its ratio
     out = {f'bleu{n + 1}': float(b) for n, b in enumerate(bleu)} | {'rouge_l': float(Rouge().compute_score(gts, res)[0]),

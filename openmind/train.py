@@ -37,10 +37,10 @@ def caption_accuracy(model, data, manifest: str, n: int = 100) -> float:
 def run(config: str | TrainConfig = 'tiny', overrides: list[str] = (), resume: str | None = None) -> dict:
     "Train from a config (name, YAML path or `TrainConfig`) with overrides; returns the final report."
     c = config if isinstance(config, TrainConfig) else resolve_config(config, overrides)
-    prepare_data(c)
     from openmind.model import make_config
-    try: make_config(c.model, **c.model_args)   # preset and model_args checked before any weight is read
+    try: make_config(c.model, **c.model_args)   # preset and model_args checked before any data is made or weight read
     except ValueError as e: raise ConfigError(f"model_args: {e}") from None
+    prepare_data(c)
     from openmind.trainer import Trainer
     tr = Trainer(c)
     if tr.acc.is_main_process: Path(c.out).mkdir(parents=True, exist_ok=True); save_config(c, Path(c.out) / 'config.yaml')

@@ -14,7 +14,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from .data import CaptionDataset, VQADataset
-from .config import TrainConfig, train_config, make_schedule, LM_MODES
+from .config import TrainConfig, make_schedule, LM_MODES
 from .model import OpenMind, CondEncoder, PhraseGroundingDataset, GenerationDataset, enable_checkpointing
 from .adapter import LayoutObjective, load_generator, layout_collate, save_adapter
 from .memory import flops_per_token, peak_flops, memory_recorder
