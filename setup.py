@@ -36,7 +36,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=['openmind', 'openmind.*']),
     include_package_data = True,
-    package_data = {'openmind': ['configs/*.yaml', 'assets/tiny/tokenizer/*', 'assets/tiny/cond/*', 'assets/tiny/unet/*']},
+    package_data = {'openmind': ['configs/*.yaml', 'configs/accelerate/*.yaml', 'assets/tiny/tokenizer/*', 'assets/tiny/cond/*', 'assets/tiny/unet/*']},
     install_requires = requirements,
     extras_require = extras,
     python_requires  = '>=' + cfg['min_python'],

@@ -85,6 +85,7 @@ class _Optim(_Strict):
 class _Loop(_Strict):
     "Precision and memory, evaluation, checkpoints, loading and logging."
     mixed_precision: Literal[PRECISIONS] = 'no'
+    parallel: Literal['ddp', 'fsdp'] = 'ddp'     # several processes: replicate the model (ddp) or shard every weight over them (fsdp: FSDP2)
     gradient_checkpointing: bool = False         # recompute each LLM (and trained encoder) layer in backward: less memory, ~30 % more compute
     memory_snapshot: NonNegativeInt = 0          # record the first N steps' memory: CUDA snapshot or CPU profiler timeline, HTML in the run folder
     eval_every: PositiveInt = 200
@@ -115,6 +116,15 @@ class TrainConfig(_Loop, _Optim, _Run):
     def _schedule(self):
         check_schedule(self); return self
 
+    @model_validator(mode='after')
+    def _sharding(self):
+        "Combinations FSDP2 cannot run, refused before anything is built."
+        if self.parallel != 'fsdp': return self
+        if self.mixed_precision == 'fp16': raise ValueError("parallel='fsdp' with mixed_precision='fp16': use bf16 (fp16's loss scaler is not shard-aware here)")
+        if q := [k for k in ('quantize', 'quantize_vision') if self.model_args.get(k)]:
+            raise ValueError(f"parallel='fsdp' with model_args.{q[0]}: bitsandbytes weights are not sharded; quantize under ddp, or shard in bf16")
+        return self
+
 # %% ../nbs/05a_config.ipynb #01e7d6a7
 class ConfigError(ValueError):
     "A bad training config; the message names the field and the value."
@@ -134,6 +144,7 @@ def _describe(err: dict) -> str:
     if loc[:1] == ('modes',) and loc[-1] == 'train' and (err['type'] == 'missing' or got is None):
         return f"mode {loc[1]!r} has no training data: set {where} to a manifest path"
     if err['type'] == 'missing': return f"{where}: required"
+    if not loc and err['type'] == 'value_error': return str(err['ctx']['error'])   # a check across fields names them itself
     return f"{where}={got!r}: {err['msg'][0].lower() + err['msg'][1:]}"
 
 def describe(e: ValidationError) -> str:

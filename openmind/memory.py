@@ -17,13 +17,15 @@ from .data import CaptionDataset, VQADataset
 from .encoder import VisionEncoder, PRESETS as VISION_PRESETS
 from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset,
                             TINY_DIR, enable_checkpointing)
-from .config import ArgParser, TrainConfig, train_config, load_config, apply_overrides, resolve_config, positive, LM_MODES
+from .config import ArgParser, ConfigError, TrainConfig, train_config, load_config, apply_overrides, resolve_config, positive, LM_MODES
 
 # %% auto #0
-__all__ = ['KNOWN_ARCHS', 'CATEGORIES', 'PEAK_TFLOPS', 'KNOBS', 'arch_config', 'as_train_config', 'meta_model', 'param_bytes',
-           'weight_bytes', 'saved_bytes', 'ModeShape', 'mode_shapes', 'probe', 'fused_attention', 'MemoryEstimate',
-           'estimate', 'MemoryTimeline', 'quiet_stderr', 'profile_memory', 'plot_estimate', 'plot_timeline',
-           'memory_recorder', 'peak_flops', 'flops_per_token', 'plan', 'format_plan', 'main']
+__all__ = ['KNOWN_ARCHS', 'SD15', 'KNOWN_GENERATORS', 'CATEGORIES', 'PEAK_TFLOPS', 'KNOBS', 'arch_config', 'as_train_config',
+           'meta_model', 'param_bytes', 'weight_bytes', 'saved_bytes', 'ModeShape', 'mode_shapes', 'probe',
+           'fused_attention', 'generator_configs', 'meta_generator', 'layout_probe', 'GeneratorEstimate',
+           'estimate_generator', 'sharded_bytes', 'MemoryEstimate', 'estimate', 'MemoryTimeline', 'quiet_stderr',
+           'profile_memory', 'plot_estimate', 'plot_timeline', 'memory_recorder', 'peak_flops', 'flops_per_token',
+           'plan', 'format_plan', 'main']
 
 # %% ../nbs/08_memory.ipynb #6534f67d
 KNOWN_ARCHS = {
@@ -198,6 +200,109 @@ def fused_attention(on: bool = True, masked: bool = True):
     try: yield
     finally: F.scaled_dot_product_attention = _sdpa
 
+# %% ../nbs/08_memory.ipynb #8010da8c
+SD15 = {
+    'unet': dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=[320, 640, 1280, 1280],
+                 down_block_types=['CrossAttnDownBlock2D'] * 3 + ['DownBlock2D'], up_block_types=['UpBlock2D'] + ['CrossAttnUpBlock2D'] * 3,
+                 cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32),
+    'vae': dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, block_out_channels=[128, 256, 512, 512], sample_size=512,
+                down_block_types=['DownEncoderBlock2D'] * 4, up_block_types=['UpDecoderBlock2D'] * 4),
+    'text_encoder': dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                         max_position_embeddings=77, hidden_act='quick_gelu', projection_dim=768)}
+KNOWN_GENERATORS = {'stable-diffusion-v1-5/stable-diffusion-v1-5': SD15, 'runwayml/stable-diffusion-v1-5': SD15}
+
+# %% ../nbs/08_memory.ipynb #7881027f
+def generator_configs(base: str) -> dict:
+    "Part configs of a generator base (`unet`, `vae` or None, `text_encoder`): a diffusers folder's, a UNet folder's (the tiny base), or `KNOWN_GENERATORS`."
+    from openmind.adapter import TINY_BASE
+    p, js = Path(str(TINY_BASE) if base == 'tiny' else base), lambda f: json.loads(Path(f).read_text())
+    if (p / 'model_index.json').is_file():
+        return {'unet': js(p / 'unet/config.json'), 'vae': js(p / 'vae/config.json') if (p / 'vae/config.json').is_file() else None,
+                'text_encoder': js(p / 'text_encoder/config.json')}
+    if (p / 'config.json').is_file(): return {'unet': js(p / 'config.json'), 'vae': None, 'text_encoder': js(TINY_DIR / 'cond' / 'config.json')}
+    if base in KNOWN_GENERATORS: return KNOWN_GENERATORS[base]
+    raise OSError(f"generator {base!r}: no model_index.json (a diffusers pipeline) or config.json (a UNet) there, and not one of {', '.join(KNOWN_GENERATORS)}")
+
+# %% ../nbs/08_memory.ipynb #51c2fda7
+def meta_generator(config):
+    "The config's `layout` generator on the meta device: (UNet with the spatial adapter installed, VAE or None, text encoder, adapter)."
+    from diffusers import UNet2DConditionModel, AutoencoderKL
+    from transformers import CLIPTextConfig, CLIPTextModel
+    from openmind.adapter import add_spatial_adapter
+    c = as_train_config(config); cfg = generator_configs(c.generator.base)
+    dtype = torch.float32 if cfg['vae'] is None else {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(c.mixed_precision, torch.float32)
+    from diffusers.utils import logging as dlog
+    old = dlog.get_verbosity(); dlog.set_verbosity_error()   # "modules that should be kept in float32: []" on every `.to(dtype)`
+    with torch.device('meta'):
+        unet = UNet2DConditionModel.from_config(cfg['unet']).to(dtype)
+        vae = AutoencoderKL.from_config(cfg['vae']).to(dtype) if cfg['vae'] else None
+        te = CLIPTextModel(CLIPTextConfig(**cfg['text_encoder'])).to(dtype)
+    dlog.set_verbosity(old)
+    return unet, vae, te, add_spatial_adapter(unet, max_boxes=c.generator.max_boxes)
+
+# %% ../nbs/08_memory.ipynb #61e99d91
+def layout_probe(unet, adapter, batch: int, h: int, w: int, ctx_len: int) -> torch.Tensor:
+    "An ε-loss with the memory of the `layout` mode: `batch` latents of `h × w`, `ctx_len` text tokens, every box slot grounded."
+    from openmind.adapter import Grounding
+    d, dt, S = unet.device, unet.dtype, adapter.config.max_boxes
+    x = torch.zeros(batch, unet.config.in_channels, h, w, device=d, dtype=dt)
+    bx, valid = torch.zeros(batch, S + 1, 4, device=d), torch.ones(batch, S + 1, device=d)
+    tok = adapter.tokens(bx, valid, positive_embeddings=torch.zeros(batch, S + 1, adapter.config.phrase_dim, device=d))
+    adapter.grounding = Grounding(tok, bx[:, :S], valid[:, :S], (h, w))   # left set: a checkpointed backward recomputes with it
+    ctx = torch.zeros(batch, ctx_len, unet.config.cross_attention_dim, device=d, dtype=dt)
+    out = unet(x, torch.zeros(batch, dtype=torch.long, device=d), encoder_hidden_states=ctx).sample
+    return (out.float() - x.float()).pow(2).mean()
+
+# %% ../nbs/08_memory.ipynb #a17a0002
+@dataclass
+class GeneratorEstimate:
+    "The `layout` mode's generator in one process: weights by part, the adapter's bytes, activations, temporaries, FLOPs, the UNet's blocks."
+    weights: dict        # unet, vae, text_encoder, adapter → bytes
+    trainable: int       # the adapter's bytes (fp32): its gradients, and half its AdamW states
+    activations: int
+    temporary: int
+    shape: ModeShape     # batch, latent cells (h·w), no labels
+    flops: int|None
+    unet_units: list     # bytes of each FSDP2 unit of the UNet
+
+# %% ../nbs/08_memory.ipynb #e145ffd8
+def _vae_transient(vae, batch: int, size: int) -> int:
+    "The VAE encoder's largest layer, input + output bytes, on a batch of `size` images (it runs under no_grad)."
+    big, hooks = [0], []
+    def rec(mod, args, out):
+        t = [a for a in (*args, out) if isinstance(a, torch.Tensor)]; big[0] = max(big[0], sum(x.numel() * x.element_size() for x in t))
+    hooks = [m.register_forward_hook(rec) for m in vae.encoder.modules() if not list(m.children())]
+    with torch.no_grad(): vae.encode(torch.zeros(batch, 3, size, size, device=vae.device, dtype=vae.dtype))
+    for h in hooks: h.remove()
+    return big[0]
+
+# %% ../nbs/08_memory.ipynb #f1748c57
+def estimate_generator(config, device: str = 'cuda', flops: bool = True) -> GeneratorEstimate:
+    "Memory of the `layout` mode's generator in a run of `config`: its frozen parts, the adapter, and one micro-batch's activations."
+    from openmind.shard import fsdp_units
+    c = as_train_config(config); unet, vae, te, a = meta_generator(c); b = c.modes['layout'].batch_size
+    f = 2 ** (len(vae.config.block_out_channels) - 1) if vae else 1
+    size = c.generator.size or unet.config.sample_size * f; h = w = size // f
+    run = lambda: layout_probe(unet, a, b, h, w, te.config.max_position_embeddings)
+    with FlopCounterMode(display=False) if flops else contextlib.nullcontext() as fc, fused_attention(True, masked=device != 'cpu'):
+        acts, big, loss = saved_bytes(run, list(unet.parameters()))
+        if flops: loss.backward()
+        units = [param_bytes(u) for u in fsdp_units(unet)]; temp = 2 * big
+        if c.gradient_checkpointing:
+            unet.enable_gradient_checkpointing(); ck, big, _ = saved_bytes(run, list(unet.parameters()))
+            acts, temp = ck, 2 * big + acts // len(units)
+    a.grounding = None
+    if vae: temp = max(temp, _vae_transient(vae, b, size))
+    w_ = {'unet': param_bytes(unet) - param_bytes(a), 'vae': param_bytes(vae) if vae else 0, 'text_encoder': param_bytes(te), 'adapter': param_bytes(a)}
+    return GeneratorEstimate(w_, param_bytes(a), acts, temp, ModeShape(b, h * w, 0), fc.get_total_flops() if flops else None, units)
+
+# %% ../nbs/08_memory.ipynb #be41b383
+def sharded_bytes(total: int, units: list, processes: int) -> float:
+    "Per-process bytes of weights FSDP2 shards into `units` plus a root group: 1/N of all, the root whole, two units gathered."
+    if processes < 2: return total
+    root = total - sum(units)
+    return total / processes + (root + 2 * max(units, default=0)) * (processes - 1) / processes
+
 # %% ../nbs/08_memory.ipynb #1df4fe12
 @dataclass
 class MemoryEstimate:
@@ -214,6 +319,7 @@ class MemoryEstimate:
     n_params: int = 0
     n_trainable: int = 0
     label: str = ''
+    generator: int = 0         # of `weights`: the layout mode's generator (UNet, VAE, text encoder, adapter)
 
 # %% ../nbs/08_memory.ipynb #e1acaac2
 @patch(as_prop=True)
@@ -259,11 +365,24 @@ def _checkpointing(m, on: bool):
 def _largest_trainable(m) -> int: return max((p.numel() * p.element_size() for p in m.trainable_parameters().values()), default=0)
 
 # %% ../nbs/08_memory.ipynb #2ed7fe96
+def _states(c: TrainConfig, m, g: GeneratorEstimate|None, processes: int, device: str) -> dict:
+    "Per-process bytes of weights, gradients, AdamW states and the step's temporaries: whole replicas, or FSDP2 shards."
+    from openmind.shard import fsdp_units
+    trainable = list(m.trainable_parameters().values()); tbytes = sum(p.numel() * p.element_size() for p in trainable)
+    sharded = c.parallel == 'fsdp' and processes > 1; P = processes if sharded else 1
+    w = sharded_bytes(weight_bytes(m), [param_bytes(u) for u in fsdp_units(m)], P) if sharded else weight_bytes(m)
+    gen = (sharded_bytes(g.weights['unet'], g.unet_units, P) + g.weights['vae'] + g.weights['text_encoder'] + g.trainable) if g else 0
+    a = g.trainable if g else 0   # the adapter: whole, and in fp32
+    backwards = c.accumulation * sum(mode != 'layout' for mode in c.modes)   # an fsdp unit keeps its whole gradient until the step's last
+    whole = a + (0 if sharded else 4 * sum(p.numel() for p in trainable))     # what the trainer's own all-reduce flattens, in fp32
+    return {'weights': int(w + gen), 'generator': int(gen), 'gradients': int(tbytes / P + (tbytes if sharded and backwards > 1 else 0) + a),
+            'optimizer': int(2 * (tbytes / P + a) + (4 * len(trainable) if device == 'cpu' else 0)),   # step counters live on the CPU
+            'step_temporary': int(max(tbytes / P if device != 'cpu' else _largest_trainable(m), whole if processes > 1 else 0)), 'sharded': sharded}
+
+# %% ../nbs/08_memory.ipynb #4fbb20a5
 def estimate(config, text_len: int|None = None, processes: int = 1, device: str = 'cuda', flops: bool = True) -> MemoryEstimate:
     "Training memory of `config` (a `TrainConfig`, dict, packaged name or YAML path) for one of `processes` processes on `device` (and FLOPs, unless `flops=False`)."
-    c = as_train_config(config); m = meta_model(c); shapes = mode_shapes(c, m, text_len)
-    params, trainable = list(m.parameters()), list(m.trainable_parameters().values())
-    tbytes = sum(p.numel() * p.element_size() for p in trainable)
+    c = as_train_config(config); m = meta_model(c); shapes = mode_shapes(c, m, text_len); params = list(m.parameters())
     amp = c.mixed_precision != 'no' and device != 'cpu'
     copies = sum(p.numel() * 2 for p in params if p.dtype == torch.float32) if amp else 0   # autocast's bf16/fp16 weight copies
     acts, largest, fl = _replay(m, shapes, device, count_flops=flops)
@@ -271,14 +390,15 @@ def estimate(config, text_len: int|None = None, processes: int = 1, device: str 
     if c.gradient_checkpointing:   # the backward recomputes one layer at a time: one layer's activations come back, briefly
         with _checkpointing(m, False): full, _, _ = _replay(m, shapes, device, count_flops=False)
         for mode in temps: temps[mode] += full[mode] // m.base_llm.config.num_hidden_layers
-    step_tmp = max(tbytes if device != 'cpu' else _largest_trainable(m), sum(p.numel() for p in trainable) * 4 if processes > 1 else 0)
-    return MemoryEstimate(weights=weight_bytes(m), buffers=sum(b.numel() * b.element_size() for b in m.buffers()), gradients=tbytes,
-                          optimizer=2 * tbytes + (4 * len(trainable) if device == 'cpu' else 0),   # step counters live on the CPU
-                          activations=acts, temporary=temps, step_temporary=step_tmp, shapes=shapes, flops=fl,
-                          n_params=sum(p.numel() for p in params), n_trainable=sum(p.numel() for p in trainable),
-                          label=f"{c.model}, {c.mixed_precision if c.mixed_precision != 'no' else m.config.dtype}, {processes} process(es) on {device}"
-                                + ''.join(f", {part} in {q}" for part, q in (('LLM', m.config.quantize), ('vision', m.config.quantize_vision)) if q)
-                                + (" (the layout mode's generator not included)" if 'layout' in c.modes else ''))
+    g = estimate_generator(c, device, flops) if 'layout' in c.modes else None
+    if g: acts['layout'], temps['layout'], shapes['layout'], fl['layout'] = g.activations, g.temporary, g.shape, g.flops
+    st = _states(c, m, g, processes, device); sharded = st.pop('sharded')
+    where = (f"FSDP2 over {processes} processes" if sharded else f"{processes} process(es)") + f" on {device}"
+    quant = ''.join(f", {part} in {q}" for part, q in (('LLM', m.config.quantize), ('vision', m.config.quantize_vision)) if q)
+    return MemoryEstimate(**st, buffers=sum(b.numel() * b.element_size() for b in m.buffers()), activations=acts, temporary=temps, shapes=shapes,
+                          flops=fl, n_params=sum(p.numel() for p in params), n_trainable=sum(p.numel() for p in m.trainable_parameters().values()),
+                          label=f"{c.model}, {c.mixed_precision if c.mixed_precision != 'no' else m.config.dtype}, {where}{quant}"
+                                + (f", layout on {c.generator.base}" if g else ''))
 
 # %% ../nbs/08_memory.ipynb #de0e129b
 CATEGORIES = ('parameters', 'optimizer', 'inputs', 'temporary', 'activations', 'gradients', 'autograd', 'other')
@@ -399,7 +519,8 @@ def table(self: MemoryEstimate) -> str:
     top = max(self.activations, key=lambda m: self.activations[m] + self.temporary[m]); s = self.shapes[top]
     rows = [f"openmind.memory: {self.label}; {self.n_params / 1e9:.2f} B parameters, {self.n_trainable / 1e6:.1f} M trainable",
             f"{'component':<52}{'GiB':>9}",
-            f"{'weights (+ buffers)':<52}{_g(self.weights + self.buffers)}", f"{'gradients':<52}{_g(self.gradients)}",
+            f"{'weights (+ buffers)':<52}{_g(self.weights + self.buffers)}",
+            *([f"{'  of which the layout generator':<52}{_g(self.generator)}"] if self.generator else []), f"{'gradients':<52}{_g(self.gradients)}",
             f"{'optimizer states (AdamW)':<52}{_g(self.optimizer)}",
             f"{f'activations, largest mode ({top}, {s.batch} × {s.length} tokens)':<52}{_g(self.activations[top])}",
             f"{'temporaries':<52}{_g(self.peak() - self.states - self.activations[top])}",
@@ -413,18 +534,26 @@ def table(self: MemoryEstimate) -> str:
     return '\n'.join(rows)
 
 # %% ../nbs/08_memory.ipynb #20f4c161
-def _halve_batches(c: TrainConfig) -> list[str]:
+def _halve_batches(c: TrainConfig, processes: int) -> list[str]:
     big = {m: s.batch_size for m, s in c.modes.items() if s.batch_size > 1}
     return [f'modes.{m}.batch_size={b // 2}' for m, b in big.items()] + [f'accumulation={2 * c.accumulation}'] if big else []
 
 def _quantizable(c: TrainConfig) -> bool:
     mc = make_config(c.model, **c.model_args)
-    return not mc.quantize and not mc.train_llm and isinstance(mc.llm, str) and mc.llm != 'tiny'
+    return not mc.quantize and not mc.train_llm and isinstance(mc.llm, str) and mc.llm != 'tiny' and c.parallel != 'fsdp'
 
-KNOBS = [  # (knob, its overrides for a config, what it costs)
-    ('half micro-batches, twice the accumulation', _halve_batches, 'the same samples per step in twice the micro-steps (retrieval sees half the negatives): ≈ +5 % step time'),
-    ('gradient checkpointing', lambda c: [] if c.gradient_checkpointing else ['gradient_checkpointing=true'], 'each layer recomputed in backward: ≈ +30 % step time'),
-    ('the frozen LLM in 4 bits', lambda c: ['model_args.quantize=nf4'] if _quantizable(c) else [], 'NF4 weights dequantized for every matmul: ≈ +20–40 % LLM time'),
+def _shorter_text(c: TrainConfig, processes: int) -> list[str]:
+    n = make_config(c.model, **c.model_args).max_text_tokens
+    return [f'model_args.max_text_tokens={n // 2}'] if n >= 64 else []
+
+# %% ../nbs/08_memory.ipynb #cb4f4a12
+KNOBS = [  # (knob, its overrides for a config and process count, what it costs, ≈ % more step time: the ranking)
+    ('half micro-batches, twice the accumulation', _halve_batches, 'the same samples per step in twice the micro-steps (retrieval sees half the negatives): ≈ +5 % step time', 5),
+    ('shard every weight over the GPUs (FSDP2)', lambda c, n: ['parallel=fsdp'] if n > 1 and c.parallel != 'fsdp' and not make_config(c.model, **c.model_args).quantize else [],
+     "each block's weights gathered in forward and backward, gradients reduce-scattered: ≈ +10 % step time on one machine", 10),
+    ('gradient checkpointing', lambda c, n: [] if c.gradient_checkpointing else ['gradient_checkpointing=true'], 'each layer recomputed in backward: ≈ +30 % step time', 30),
+    ('the frozen LLM in 4 bits', lambda c, n: ['model_args.quantize=nf4'] if _quantizable(c) else [], 'NF4 weights dequantized for every matmul: ≈ +20–40 % LLM time', 35),
+    ('half the text length', _shorter_text, 'text past half of max_text_tokens is cut: no step-time cost, but long captions and answers are lost', 100),
 ]
 
 # %% ../nbs/08_memory.ipynb #06181e2b
@@ -437,10 +566,14 @@ def plan(config='tiny', overrides=(), gpu_gib: float = 24, processes: int = 1, t
     base = base or est([], True); out = {'gpu_gib': gpu_gib, 'peak': base.peak(), 'fits': base.fits(gpu_gib), 'options': []}
     if out['fits']: return out
     c = with_([])
-    knobs = [(name, extra, cost) for name, knob, cost in KNOBS if (extra := knob(c))]
+    knobs = [(name, extra, cost) for name, knob, cost, _ in sorted(KNOBS, key=lambda k: k[3]) if (extra := knob(c, processes))]
     for ks in [[k] for k in knobs] + [knobs[:n] for n in range(2, len(knobs) + 1)]:
-        ov = [x for _, extra, _ in ks for x in extra]; e = est(ov)
+        ov = [x for _, extra, _ in ks for x in extra]
+        try: e = est(ov)
+        except ConfigError: continue   # a combination the trainer refuses
+        if e.peak() >= base.peak(): continue   # no help here (e.g. the data's text is shorter than the cut)
         out['options'].append({'knobs': ' + '.join(n for n, _, _ in ks), 'overrides': ov, 'costs': [k[2] for k in ks], 'peak': e.peak(), 'fits': e.fits(gpu_gib)})
+        if e.fits(gpu_gib) and len(ks) > 1: break   # the cheapest combination that fits: adding more only costs time
     return out
 
 # %% ../nbs/08_memory.ipynb #1ffd85df

@@ -347,6 +347,11 @@ def load_vision(c: OpenMindConfig) -> VisionEncoder:
     try: return VisionEncoder.from_pretrained(c.vision, dtype=getattr(torch, c.dtype), **_quantized(c.quantize_vision, c), **kw)
     except (OSError, ValueError) as e: raise OSError(f"vision {c.vision!r}: cannot load it ({str(e).splitlines()[0]})") from None
 
+# %% ../nbs/04_model.ipynb #4b1e2d4e
+def _logit_scale_1d(module, state_dict, prefix, *args):
+    "Weights saved when the temperature was a 0-d tensor load into today's 1-element one."
+    if (k := prefix + 'logit_scale') in state_dict and state_dict[k].ndim == 0: state_dict[k] = state_dict[k].reshape(1)
+
 # %% ../nbs/04_model.ipynb #0259c009
 class OpenMind(nn.Module):
     "Vision encoder + projector + causal LLM, with `[RET]` retrieval heads and a GILL mapper to generator conditioning."
@@ -360,7 +365,8 @@ class OpenMind(nn.Module):
         self.projector = Projector(encoder.hidden_size, d, config.projector, config.projector_factor, center=config.projector_center)
         self.n_image_tokens = self.projector.num_output_tokens(encoder.num_patches)
         self.ret_text, self.ret_image = nn.Linear(d, config.ret_dim), nn.Linear(encoder.hidden_size, config.ret_dim)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.logit_scale = nn.Parameter(torch.tensor([math.log(1 / 0.07)]))   # 1 element, not 0-d: FSDP2 shards no scalars
+        self.register_load_state_dict_pre_hook(_logit_scale_1d)
         self.mapper = GILLMapper(d, config.cond_dim, config.cond_len, config.mapper_dim, config.mapper_layers, config.mapper_heads)
         if config.lora: self.llm = self._add_lora(self.llm, config.lora)
         self.set_trainable()
@@ -753,12 +759,19 @@ def _saved_names(self: OpenMind, whole_parts: set[str]) -> list[str]:
 
 # %% ../nbs/04_model.ipynb #ca80fea0
 @patch
-def save_pretrained(self: OpenMind, path, whole: bool = False) -> Path:
-    "Save config, tokenizer, parts' configs and the needed weights (all of them when `whole`) to folder `path`."
+def weights_to_save(self: OpenMind, whole: bool = False) -> dict[str, Tensor]:
+    "The weights `save_pretrained` writes, whole on the CPU. Under FSDP2 every process must call it: sharded ones are gathered."
+    params, parts = dict(self.named_parameters()), {'llm', 'vision'} if whole else _from_config_parts(self.config)
+    full = lambda t: t.full_tensor() if hasattr(t, 'full_tensor') else t
+    return {n: full(params[n].detach()).cpu().contiguous() for n in self._saved_names(parts)}
+
+# %% ../nbs/04_model.ipynb #717f5b57
+@patch
+def save_pretrained(self: OpenMind, path, whole: bool = False, tensors: dict|None = None) -> Path:
+    "Save config, tokenizer, parts' configs and the needed weights (all of them when `whole`; `tensors` if given) to folder `path`."
     d = Path(path); d.mkdir(parents=True, exist_ok=True)
+    tensors = self.weights_to_save(whole) if tensors is None else tensors
     parts = {'llm', 'vision'} if whole else _from_config_parts(self.config)
-    params = dict(self.named_parameters())
-    tensors = {n: params[n].detach().cpu().contiguous() for n in self._saved_names(parts)}
     part = d / (WEIGHTS_NAME + '.partial'); save_file(tensors, part, metadata={'format': 'pt'}); os.replace(part, d / WEIGHTS_NAME)
     self.tokenizer.save_pretrained(d / 'tokenizer')
     self.base_llm.config.save_pretrained(d / 'llm'); self.encoder.tower.config.save_pretrained(d / 'vision')

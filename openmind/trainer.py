@@ -18,10 +18,11 @@ from .config import TrainConfig, make_schedule, LM_MODES
 from .model import OpenMind, CondEncoder, PhraseGroundingDataset, GenerationDataset, enable_checkpointing
 from .adapter import LayoutObjective, load_generator, layout_collate, save_adapter
 from .memory import flops_per_token, peak_flops, memory_recorder
+from .shard import shard, is_sharded, clip_grad_norm, save_train_state, load_train_state
 
 # %% auto #0
-__all__ = ['NO_DECAY', 'VAL_SEED', 'STATE', 'mode_dataset', 'ModeStream', 'param_groups', 'layout_param_groups', 'Trainer',
-           'latest_checkpoint']
+__all__ = ['NO_DECAY', 'VAL_SEED', 'STATE', 'mode_dataset', 'ModeStream', 'param_groups', 'layout_param_groups', 'sharding',
+           'Trainer', 'latest_checkpoint']
 
 # %% ../nbs/06_trainer.ipynb #f95b857f
 def mode_dataset(mode: str, manifest, cond: CondEncoder|None = None):
@@ -98,6 +99,16 @@ def _has_accelerator() -> bool:
     acc = getattr(torch, 'accelerator', None)
     return acc.is_available() if acc is not None else torch.cuda.is_available()
 
+# %% ../nbs/06_trainer.ipynb #a4f6e1c5
+def sharding(config: TrainConfig, accelerator) -> dict|None:
+    "None for whole replicas (`ddp`, or one process); else the options `openmind.shard.shard` gets, from `parallel: fsdp` or Accelerate's FSDP plugin."
+    plugin = getattr(accelerator.state, 'fsdp_plugin', None)
+    if accelerator.num_processes < 2 or (config.parallel != 'fsdp' and plugin is None): return None
+    if plugin is not None and getattr(plugin, 'fsdp_version', 2) != 2:
+        raise ValueError("the accelerate config asks for FSDP1: OpenMind shards with FSDP2, set fsdp_config.fsdp_version: 2")
+    r = getattr(plugin, 'reshard_after_forward', True)
+    return {'reshard_after_forward': r if isinstance(r, bool) else True}
+
 # %% ../nbs/06_trainer.ipynb #3262de7c
 class Trainer:
     "Multi-mode OpenMind training on Accelerate."
@@ -109,8 +120,10 @@ class Trainer:
         self.model = (model or OpenMind.from_config(c.model, **c.model_args)).to(self.acc.device)
         self.layout = self._make_layout() if 'layout' in c.modes else None
         if c.gradient_checkpointing: enable_checkpointing(self.model)
-        self.params = list(self.model.trainable_parameters().values()) + (list(self.layout.parameters()) if self.layout else [])
         self._broadcast()
+        self.sharding = sharding(c, self.acc); self.sharded = self.sharding is not None
+        if self.sharded: self._shard()
+        self.params = list(self.model.trainable_parameters().values()) + (list(self.layout.parameters()) if self.layout else [])
         self._make_optimizer()
         self.step, self.skips, self.consecutive, self.best, self.history = 0, 0, 0, None, []
         self.out, self._stop = Path(c.out), None
@@ -133,15 +146,24 @@ def _broadcast(self: Trainer):
         import torch.distributed as dist
         for p in [*self.model.parameters(), *(self.layout.parameters() if self.layout else [])]: dist.broadcast(p.data, 0)
 
+# %% ../nbs/06_trainer.ipynb #d1110746
+@patch
+def _shard(self: Trainer):
+    "`parallel: fsdp`: FSDP2 over the model and the layout generator's UNet, frozen weights included (the adapter stays whole)."
+    from torch.distributed.device_mesh import init_device_mesh
+    mesh = init_device_mesh(self.acc.device.type, (self.acc.num_processes,))
+    kw = dict(mixed_precision=self.c.mixed_precision, mesh=mesh, **self.sharding)
+    shard(self.model, **kw)
+    if self.layout: shard(self.layout.pipe.unet, ignored=self.layout.adapter.parameters(), **kw)
+
 # %% ../nbs/06_trainer.ipynb #0223d923
 @patch
 def _make_optimizer(self: Trainer):
-    "AdamW over the model's parameter groups (and the adapter's), prepared by Accelerate; the schedule, saved with checkpoints."
+    "AdamW over the model's parameter groups (and the adapter's); the schedule, saved with checkpoints by Accelerate."
     c, g = self.c, self.c.generator
     groups = param_groups(self.model, c.lr, c.backbone_lr, c.weight_decay)
     if self.layout: groups += layout_param_groups(self.layout, g.lr or c.lr, c.weight_decay, g.gate_lr_mult)
-    self.raw_opt = torch.optim.AdamW(groups, betas=c.betas)
-    self.opt = self.acc.prepare_optimizer(self.raw_opt, device_placement=False)
+    self.opt = self.raw_opt = torch.optim.AdamW(groups, betas=c.betas)   # saved by name in train_state/, readable by ddp and fsdp runs
     self.sched = make_schedule(c, self.raw_opt)
     self.acc.register_for_checkpointing(self.sched)
 
@@ -193,18 +215,24 @@ def _forward(self: Trainer, mode: str, batch: dict, first: int = 0, seed0: int|N
 # %% ../nbs/06_trainer.ipynb #93668565
 @patch
 def _sync_grads(self: Trainer):
-    "Average trainable gradients over processes: one flat all-reduce of the parameters some process has a gradient for."
-    if self.acc.num_processes == 1: return
+    "Average the whole (not sharded) trainable gradients over processes: one flat all-reduce of those some process has a gradient for."
+    whole = [p for p in self.params if not is_sharded(p)]   # FSDP2 has reduced the sharded ones already
+    if self.acc.num_processes == 1 or not whole: return
     import torch.distributed as dist
-    has = torch.tensor([p.grad is not None for p in self.params], dtype=torch.int32, device=self.acc.device)
+    has = torch.tensor([p.grad is not None for p in whole], dtype=torch.int32, device=self.acc.device)
     dist.all_reduce(has)   # a parameter no mode of this step touched keeps grad None everywhere: AdamW leaves it alone, as with 1 process
-    ps = [p for p, h in zip(self.params, has.tolist()) if h]
+    ps = [p for p, h in zip(whole, has.tolist()) if h]
     if not ps: return
     flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float() for p in ps])
     dist.all_reduce(flat); flat /= self.acc.num_processes
     for p, g in zip(ps, flat.split([q.numel() for q in ps])): p.grad = g.view_as(p).to(p.dtype)
 
 # %% ../nbs/06_trainer.ipynb #a7043f60
+@patch
+def _root(self: Trainer, mode: str) -> nn.Module:
+    "The module whose FSDP2 root a mode's backward runs through: the generator's UNet for `layout`, else the model."
+    return self.layout.pipe.unet if mode == 'layout' else self.model
+
 @patch
 def _backward(self: Trainer, m: str, batch: dict, first: int, count: int, micro_steps: int) -> float:
     "Mode `m`'s forward and, at once, its backward, the loss scaled to its share of the window; returns that share of the loss."
@@ -221,13 +249,14 @@ def accumulate(self: Trainer, window: list[dict]) -> dict:
     acc, world = self.acc, self.acc.num_processes
     counts = torch.tensor([[_count(m, mb[m]) if m in mb else 0 for m in self.weights] for mb in window], device=acc.device).sum(0)
     counts = acc.reduce(counts, 'sum') if world > 1 else counts
+    jobs = [(k, j, m) for k, mb in enumerate(window) for j, m in enumerate(self.weights) if m in mb and _n(mb[m])]   # absent or empty: skipped
+    last = {id(self._root(m)): i for i, (_, _, m) in enumerate(jobs)}
     losses, finite = {}, True
-    for k, mb in enumerate(window):
-        for j, m in enumerate(self.weights):
-            b = _n(mb[m]) if m in mb else 0
-            if b == 0: continue   # an absent or empty batch is skipped; a layout sample's noise seed is its place in the global batch
-            v = self._backward(m, mb[m], (k * world + acc.process_index) * b, int(counts[j]), len(window))
-            losses[m] = losses.get(m, 0.0) + v; finite &= math.isfinite(v)
+    for i, (k, j, m) in enumerate(jobs):
+        if self.sharded: self._root(m).set_requires_gradient_sync(last[id(self._root(m))] == i)   # reduce at each root's last backward only
+        b = _n(window[k][m])   # a layout sample's noise seed is its place in the global batch
+        v = self._backward(m, window[k][m], (k * world + acc.process_index) * b, int(counts[j]), len(window))
+        losses[m] = losses.get(m, 0.0) + v; finite &= math.isfinite(v)
     self._sync_grads()
     if world > 1:
         v = acc.reduce(torch.tensor([*losses.values(), float(not finite)], device=acc.device, dtype=torch.float64), 'sum')
@@ -251,6 +280,16 @@ def _step_schedule(self: Trainer):
         warnings.filterwarnings('ignore', message='Detected call of `lr_scheduler.step')
         self.sched.step()
 
+# %% ../nbs/06_trainer.ipynb #1dfb9fcb
+@patch
+def _optimizer_step(self: Trainer, ok: bool, finite: bool):
+    "AdamW's step when the step is kept; under fp16 the loss scaler's, which itself skips a step whose gradients overflowed and lowers the scale."
+    if (scaler := self.acc.scaler) is None:
+        if ok: self.opt.step()
+        return
+    if finite: scaler.step(self.opt)
+    scaler.update()
+
 # %% ../nbs/06_trainer.ipynb #097e7894
 @patch
 def train_step(self: Trainer, window: list[dict]) -> dict:
@@ -258,10 +297,10 @@ def train_step(self: Trainer, window: list[dict]) -> dict:
     c, acc = self.c, self.acc
     r = self.accumulate(window)
     loss = sum(self.weights[m] * v for m, v in r['losses'].items()) / max(sum(self.weights[m] for m in r['losses']), 1e-12)   # over the modes present
-    norm = acc.clip_grad_norm_(self.params, c.clip if c.clip else float('inf'))
-    norm = float(norm) if norm is not None else float('nan')
+    if acc.scaler is not None: acc.scaler.unscale_(self.opt)
+    norm = clip_grad_norm(self.params, c.clip if c.clip else float('inf'))   # the global norm, sharded gradients included
     ok = r['finite'] and math.isfinite(norm)
-    if ok or (c.mixed_precision == 'fp16' and r['finite']): self.opt.step()   # fp16 overflow: the scaler skips and rescales
+    self._optimizer_step(ok, r['finite'])
     self._count_skip(ok)
     self.opt.zero_grad(set_to_none=True); self.step += 1
     self._step_schedule()
@@ -323,15 +362,22 @@ def _state(self: Trainer) -> dict:
 
 # %% ../nbs/06_trainer.ipynb #882d1845
 @patch
+def _state_modules(self: Trainer) -> dict:
+    return {'model': self.model, 'layout': self.layout.adapter if self.layout else None}
+
+# %% ../nbs/06_trainer.ipynb #98a86c8a
+@patch
 def save_checkpoint(self: Trainer) -> Path:
     "Write checkpoint `step-<step>` atomically and prune old ones; returns its path."
     acc, root = self.acc, self.out / 'checkpoints'
     d = root / f'step-{self.step:06d}'; tmp = d.with_name(d.name + '.tmp')
     if acc.is_main_process: shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
-    acc.save_state(tmp)
+    acc.save_state(tmp)   # RNG, schedule (and fp16 scaler) states
+    save_train_state(tmp / 'train_state', self._state_modules(), self.opt)
+    w = self.model.weights_to_save()   # every process takes part: sharded weights are gathered
     if acc.is_main_process:
-        self.model.save_pretrained(tmp / 'model')
+        self.model.save_pretrained(tmp / 'model', tensors=w)
         if self.layout: save_adapter(self.layout.pipe, tmp / 'layout' / 'adapter.safetensors')
         state = self._state() | {'files': {str(f.relative_to(tmp)): f.stat().st_size for f in sorted(tmp.rglob('*')) if f.is_file()}}
         (tmp / STATE).write_text(json.dumps(state, indent=1))
@@ -354,12 +400,10 @@ def load_checkpoint(self: Trainer, path) -> Path:
     d = latest_checkpoint(self.out) if path == 'latest' else Path(path)
     if d is None: raise FileNotFoundError(f"--resume latest: no complete checkpoint under {self.out / 'checkpoints'}")
     if not _valid(d): raise FileNotFoundError(f"{d}: not a complete checkpoint (missing or damaged {STATE} or files)")
+    if not (d / 'train_state' / '.metadata').is_file(): raise FileNotFoundError(f"{d}: no train_state/ (weights and optimizer by name): not written by this trainer")
+    if self.layout and not (f := d / 'layout' / 'adapter.safetensors').is_file(): raise FileNotFoundError(f"{f} not found: {d} was not saved by a run with the layout mode")
     self.acc.load_state(d)
-    from safetensors.torch import load_file
-    self.model.load_state_dict(load_file(d / 'model' / 'model.safetensors'), strict=False)
-    if self.layout:
-        if not (f := d / 'layout' / 'adapter.safetensors').is_file(): raise FileNotFoundError(f"{f} not found: {d} was not saved by a run with the layout mode")
-        self.layout.adapter.load_state_dict(load_file(f))   # in place: the optimizer holds these tensors
+    load_train_state(d / 'train_state', self._state_modules(), self.opt)   # in place, into this run's layout (ddp or fsdp)
     st = json.loads((d / STATE).read_text())
     self.step, self.skips, self.consecutive, self.best, self.history = st['step'], st['skips'], st['consecutive'], st['best'], st['history']
     for m, s in self.streams.items(): s.load_state_dict(st['streams'][m])
@@ -459,7 +503,9 @@ def fit(self: Trainer, resume: str|None = None) -> dict:
 @patch
 def _finish(self: Trainer):
     "At the last step, the final model (and adapter) in `out/final`; trackers closed."
-    if self.step == self.c.steps and self.acc.is_main_process:
-        self.model.save_pretrained(self.out / 'final')
-        if self.layout: save_adapter(self.layout.pipe, self.out / 'final' / 'adapter.safetensors')
+    if self.step == self.c.steps:
+        w = self.model.weights_to_save()   # every process takes part: sharded weights are gathered
+        if self.acc.is_main_process:
+            self.model.save_pretrained(self.out / 'final', tensors=w)
+            if self.layout: save_adapter(self.layout.pipe, self.out / 'final' / 'adapter.safetensors')
     if self.c.log_with: self.acc.end_training()
