@@ -233,11 +233,12 @@ def meta_generator(config):
     dtype = torch.float32 if cfg['vae'] is None else {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(c.mixed_precision, torch.float32)
     from diffusers.utils import logging as dlog
     old = dlog.get_verbosity(); dlog.set_verbosity_error()   # "modules that should be kept in float32: []" on every `.to(dtype)`
-    with torch.device('meta'):
-        unet = UNet2DConditionModel.from_config(cfg['unet']).to(dtype)
-        vae = AutoencoderKL.from_config(cfg['vae']).to(dtype) if cfg['vae'] else None
-        te = CLIPTextModel(CLIPTextConfig(**cfg['text_encoder'])).to(dtype)
-    dlog.set_verbosity(old)
+    try:
+        with torch.device('meta'):
+            unet = UNet2DConditionModel.from_config(cfg['unet']).to(dtype)
+            vae = AutoencoderKL.from_config(cfg['vae']).to(dtype) if cfg['vae'] else None
+            te = CLIPTextModel(CLIPTextConfig(**cfg['text_encoder'])).to(dtype)
+    finally: dlog.set_verbosity(old)
     return unet, vae, te, add_spatial_adapter(unet, max_boxes=c.generator.max_boxes)
 
 # %% ../nbs/08_memory.ipynb #61e99d91
@@ -258,17 +259,18 @@ def layout_probe(unet, adapter, batch: int, h: int, w: int, ctx_len: int) -> tor
 class GeneratorEstimate:
     "The `layout` mode's generator in one process: weights by part, the adapter's bytes, activations, temporaries, FLOPs, the UNet's blocks."
     weights: dict        # unet, vae, text_encoder, adapter → bytes
-    trainable: int       # the adapter's bytes (fp32): its gradients, and half its AdamW states
     activations: int
     temporary: int
     shape: ModeShape     # batch, latent cells (h·w), no labels
     flops: int|None
     unet_units: list     # bytes of each FSDP2 unit of the UNet
+    @property
+    def trainable(self) -> int: return self.weights['adapter']   # fp32: its gradients, and half its AdamW states
 
 # %% ../nbs/08_memory.ipynb #e145ffd8
 def _vae_transient(vae, batch: int, size: int) -> int:
     "The VAE encoder's largest layer, input + output bytes, on a batch of `size` images (it runs under no_grad)."
-    big, hooks = [0], []
+    big = [0]
     def rec(mod, args, out):
         t = [a for a in (*args, out) if isinstance(a, torch.Tensor)]; big[0] = max(big[0], sum(x.numel() * x.element_size() for x in t))
     hooks = [m.register_forward_hook(rec) for m in vae.encoder.modules() if not list(m.children())]
@@ -294,7 +296,7 @@ def estimate_generator(config, device: str = 'cuda', flops: bool = True) -> Gene
     a.grounding = None
     if vae: temp = max(temp, _vae_transient(vae, b, size))
     w_ = {'unet': param_bytes(unet) - param_bytes(a), 'vae': param_bytes(vae) if vae else 0, 'text_encoder': param_bytes(te), 'adapter': param_bytes(a)}
-    return GeneratorEstimate(w_, param_bytes(a), acts, temp, ModeShape(b, h * w, 0), fc.get_total_flops() if flops else None, units)
+    return GeneratorEstimate(w_, acts, temp, ModeShape(b, h * w, 0), fc.get_total_flops() if flops else None, units)
 
 # %% ../nbs/08_memory.ipynb #be41b383
 def sharded_bytes(total: int, units: list, processes: int) -> float:

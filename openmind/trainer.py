@@ -121,7 +121,7 @@ class Trainer:
         self.layout = self._make_layout() if 'layout' in c.modes else None
         if c.gradient_checkpointing: enable_checkpointing(self.model)
         self._broadcast()
-        self.sharding = sharding(c, self.acc); self.sharded = self.sharding is not None
+        self.sharding = sharding(c, self.acc)
         if self.sharded: self._shard()
         self.params = list(self.model.trainable_parameters().values()) + (list(self.layout.parameters()) if self.layout else [])
         self._make_optimizer()
@@ -147,6 +147,11 @@ def _broadcast(self: Trainer):
         for p in [*self.model.parameters(), *(self.layout.parameters() if self.layout else [])]: dist.broadcast(p.data, 0)
 
 # %% ../nbs/06_trainer.ipynb #d1110746
+@patch(as_prop=True)
+def sharded(self: Trainer) -> bool:
+    "Whether this run's weights are FSDP2 shards (`sharding` gave options)."
+    return self.sharding is not None
+
 @patch
 def _shard(self: Trainer):
     "`parallel: fsdp`: FSDP2 over the model and the layout generator's UNet, frozen weights included (the adapter stays whole)."
@@ -163,8 +168,8 @@ def _make_optimizer(self: Trainer):
     c, g = self.c, self.c.generator
     groups = param_groups(self.model, c.lr, c.backbone_lr, c.weight_decay)
     if self.layout: groups += layout_param_groups(self.layout, g.lr or c.lr, c.weight_decay, g.gate_lr_mult)
-    self.opt = self.raw_opt = torch.optim.AdamW(groups, betas=c.betas)   # saved by name in train_state/, readable by ddp and fsdp runs
-    self.sched = make_schedule(c, self.raw_opt)
+    self.opt = torch.optim.AdamW(groups, betas=c.betas)   # saved by name in train_state/, readable by ddp and fsdp runs
+    self.sched = make_schedule(c, self.opt)
     self.acc.register_for_checkpointing(self.sched)
 
 # %% ../nbs/06_trainer.ipynb #c04f36ba
@@ -365,6 +370,14 @@ def _state(self: Trainer) -> dict:
 def _state_modules(self: Trainer) -> dict:
     return {'model': self.model, 'layout': self.layout.adapter if self.layout else None}
 
+@patch
+def _export(self: Trainer, model_dir: Path, adapter_file: Path):
+    "The trained weights as safetensors: the model's (gathered from the shards by every process) and the adapter's, written by the main process."
+    w = self.model.weights_to_save()
+    if not self.acc.is_main_process: return
+    self.model.save_pretrained(model_dir, tensors=w)
+    if self.layout: save_adapter(self.layout.pipe, adapter_file)
+
 # %% ../nbs/06_trainer.ipynb #98a86c8a
 @patch
 def save_checkpoint(self: Trainer) -> Path:
@@ -375,10 +388,8 @@ def save_checkpoint(self: Trainer) -> Path:
     acc.wait_for_everyone()
     acc.save_state(tmp)   # RNG, schedule (and fp16 scaler) states
     save_train_state(tmp / 'train_state', self._state_modules(), self.opt)
-    w = self.model.weights_to_save()   # every process takes part: sharded weights are gathered
+    self._export(tmp / 'model', tmp / 'layout' / 'adapter.safetensors')
     if acc.is_main_process:
-        self.model.save_pretrained(tmp / 'model', tensors=w)
-        if self.layout: save_adapter(self.layout.pipe, tmp / 'layout' / 'adapter.safetensors')
         state = self._state() | {'files': {str(f.relative_to(tmp)): f.stat().st_size for f in sorted(tmp.rglob('*')) if f.is_file()}}
         (tmp / STATE).write_text(json.dumps(state, indent=1))
         shutil.rmtree(d, ignore_errors=True); os.replace(tmp, d); self._prune(root)
@@ -503,9 +514,5 @@ def fit(self: Trainer, resume: str|None = None) -> dict:
 @patch
 def _finish(self: Trainer):
     "At the last step, the final model (and adapter) in `out/final`; trackers closed."
-    if self.step == self.c.steps:
-        w = self.model.weights_to_save()   # every process takes part: sharded weights are gathered
-        if self.acc.is_main_process:
-            self.model.save_pretrained(self.out / 'final', tensors=w)
-            if self.layout: save_adapter(self.layout.pipe, self.out / 'final' / 'adapter.safetensors')
+    if self.step == self.c.steps: self._export(self.out / 'final', self.out / 'final' / 'adapter.safetensors')
     if self.c.log_with: self.acc.end_training()
