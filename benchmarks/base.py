@@ -2,7 +2,7 @@
 background is, for several samplers and guidance scales in the same run; and a longer base-training recipe to compare.
 
     python benchmarks/base.py eval tiny                                  # the shipped base, every sampler x guidance
-    python benchmarks/base.py eval runs/base/ema --settings ddim:3,dpm++:3
+    python benchmarks/base.py eval runs/base-v/ema2000 --settings ddim:3,dpm++:3
     python benchmarks/base.py train runs/base-v --steps 2000 --prediction v_prediction   # EMA + min-SNR-5 for that target
 
 `eval` draws 64 validation scenes from their captions (seeds 0-63, one batch per setting) and scores them with
@@ -45,10 +45,15 @@ def evaluate(base: str, settings: list[str], n: int = 64, data: str = 'data/shap
                           'background_noise': round(background_noise(imgs), 4), 'seconds': round(time.time() - t, 1)}), flush=True)
 
 
+# min-SNR-γ weighting (Hang et al. 2023) per prediction target, as diffusers' training scripts write it: min(snr, γ) / snr for ε,
+# / (snr + 1) for v; for x0 the loss already carries snr, so min(snr, γ). diffusers has `compute_snr` but no helper for this.
+MIN_SNR = {'epsilon': lambda m, snr: m / snr, 'v_prediction': lambda m, snr: m / (snr + 1), 'sample': lambda m, snr: m}
+
+
 def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 32, lr: float = 2e-3, snr_gamma: float = 5.0,
-          ema_decay: float = 0.999, data: str = 'data/shapes', seed: int = 0):
-    """Base from captions: `prediction` epsilon | v_prediction | sample (x0), min-SNR-γ weighting for that target, EMA of the
-    weights, constant lr after 100 warm-up steps; the training images and caption embeddings are computed once."""
+          ema_decay: float = 0.999, lr_schedule: str = 'constant', data: str = 'data/shapes', seed: int = 0):
+    """Base from captions: `prediction` epsilon | v_prediction | sample (x0), min-SNR-γ weighting for that target (0: off), EMA
+    of the weights, lr constant after 100 warm-up steps (or one-cycle over `steps`); images and caption embeddings computed once."""
     torch.manual_seed(seed); pipe = tiny_pipeline(seed=seed); unet = pipe.unet.train().requires_grad_(True)
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, prediction_type=prediction)
     ds = LayoutDataset(Path(data) / 'train/layout.jsonl', 32); items = [ds[i] for i in range(len(ds))]
@@ -57,17 +62,18 @@ def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 
     null, g = _embed_prompts(pipe, ['']), torch.Generator().manual_seed(seed)
     ns = DDPMScheduler.from_config(pipe.scheduler.config)
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
-    sch = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))
+    sch = (torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05) if lr_schedule == 'onecycle'
+           else torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100)))
     ema = EMAModel(unet.parameters(), decay=ema_decay, use_ema_warmup=True, power=2 / 3)
     losses, t0 = [], time.time(); out.mkdir(parents=True, exist_ok=True)
     for step in range(steps):
         idx = torch.randint(0, len(X), (batch_size,), generator=g); x0 = X[idx]
         emb = torch.where((torch.rand(batch_size, generator=g) < 0.1)[:, None, None], null, E[idx])   # 10 % null captions
-        noise, t = torch.randn(x0.shape, generator=g), torch.randint(0, 1000, (batch_size,), generator=g)
+        noise, t = torch.randn(x0.shape, generator=g), torch.randint(0, ns.config.num_train_timesteps, (batch_size,), generator=g)
         target = noise if prediction == 'epsilon' else ns.get_velocity(x0, noise, t) if prediction == 'v_prediction' else x0
         err = (unet(ns.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample - target).pow(2).flatten(1).mean(1)
-        snr = compute_snr(ns, t); m = torch.clamp(snr, max=snr_gamma)
-        loss = (err * (m / snr if prediction == 'epsilon' else m / (snr + 1) if prediction == 'v_prediction' else m)).mean()
+        if snr_gamma: snr = compute_snr(ns, t); err = err * MIN_SNR[prediction](torch.clamp(snr, max=snr_gamma), snr)
+        loss = err.mean()
         opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0); opt.step(); sch.step(); ema.step(unet.parameters()); losses.append(loss.item())
         if (step + 1) % 250 == 0 or step + 1 == steps:
@@ -83,7 +89,8 @@ if __name__ == '__main__':
     e.add_argument('--settings', default=','.join(f'{s}:{g}' for s in SAMPLERS for g in (1, 3, 5)))
     t = sub.add_parser('train'); t.add_argument('out', type=Path); t.add_argument('--steps', type=int, default=2000)
     t.add_argument('--snr-gamma', type=float, default=5.0); t.add_argument('--batch-size', type=int, default=32)
-    t.add_argument('--prediction', default='epsilon', choices=('epsilon', 'v_prediction', 'sample'))
+    t.add_argument('--prediction', default='epsilon', choices=tuple(MIN_SNR))
+    t.add_argument('--lr-schedule', default='constant', choices=('constant', 'onecycle'))
     a = p.parse_args(); ensure_shapes('data/shapes')
     if a.cmd == 'eval': evaluate(a.base, a.settings.split(','), a.n)
-    else: train(a.out, a.steps, a.prediction, a.batch_size, snr_gamma=a.snr_gamma)
+    else: train(a.out, a.steps, a.prediction, a.batch_size, snr_gamma=a.snr_gamma, lr_schedule=a.lr_schedule)
