@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
-from openmind.adapter import (TINY_UNET, SD15_UNET, add_spatial_adapter, remove_spatial_adapter, set_grounding, tiny_pipeline,
-                              load_adapter, evaluate_layout)
+from openmind.adapter import (TINY_UNET, SD15_UNET, add_spatial_adapter, remove_spatial_adapter, set_grounding,
+                              load_adapter, load_generator, evaluate_layout)
 
 
 def step_time(unet, x, t, text, boxes, embeds, train, n, grounded):
@@ -69,7 +69,8 @@ if __name__ == '__main__':
     for name, call, b, bare, ad, bp, peak, n in rows:
         print(f"| {name} | {call} | {b} | {bare:.4f} | {ad:.4f} | {ad / bare:.2f}x | {'-' if peak is None else f'{bp:.1f} / {peak:.1f}'} | {n / 1e6:.2f} M |")
     if a.run:
-        run = Path(a.run); pipe = tiny_pipeline(UNet2DConditionModel.from_pretrained(run / 'base')); load_adapter(pipe, run / 'adapter.safetensors')
+        run = Path(a.run)   # the run's own base when it trained one (--base scratch), else the packaged one
+        pipe = load_generator(str(run / 'base') if (run / 'base/config.json').is_file() else 'tiny'); load_adapter(pipe, run / 'adapter.safetensors')
         ev = evaluate_layout(pipe, 'data/shapes/val/layout.jsonl', 200)
         print('\n| drawn with | mean IoU | right colour and shape | objects |\n|---|---|---|---|')
         for k, v in ev.items(): print(f"| {k.replace('_', ' ')} | {v['mean_iou']:.3f} | {v['correct']:.1%} | {v['n']} |")

@@ -2,27 +2,29 @@
 background is, for several samplers and guidance scales in the same run; and a longer base-training recipe to compare.
 
     python benchmarks/base.py eval tiny                                  # the shipped base, every sampler x guidance
-    python benchmarks/base.py eval runs/base-v/ema2000 --settings ddim:3,dpm++:3
+    python benchmarks/base.py eval runs/base-v/ema2000 --settings ddim:3,dpm++:3,unipc:3:10   # sampler:guidance[:steps]
     python benchmarks/base.py train runs/base-v --steps 2000 --prediction v_prediction   # EMA + min-SNR-5 for that target
+    python benchmarks/base.py figure runs/base-x0 ema3000 benchmarks/base_x0.png          # loss curve, true vs drawn images
 
 `eval` draws 64 validation scenes from their captions (seeds 0-63, one batch per setting) and scores them with
 `openmind.adapter.detect`: right colour and shape per requested object, and the background noise (mean absolute
 difference of background-classified pixels from the background colour; 0 on the shapes world's own images).
 `train` writes an `emaN/` folder (the EMA weights and the scheduler config with the prediction target) every 250 steps
-(diffusers' `EMAModel` and `compute_snr`); `eval` reads the target from that scheduler config.
+(diffusers' `EMAModel`; the package's `min_snr_weight` and lr schedules); `eval` reads the target from that scheduler config.
 """
-import argparse, json, time
+import argparse, json, textwrap, time
 from pathlib import Path
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
-from diffusers.training_utils import EMAModel, compute_snr
-from openmind.adapter import (LayoutDataset, layout_collate, layout_fidelity, load_generator, tiny_pipeline, _embed_prompts,
-                              _PALETTE)
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler, UNet2DConditionModel
+from diffusers.training_utils import EMAModel
+from openmind.adapter import (LayoutDataset, layout_collate, layout_fidelity, load_generator, min_snr_weight, tiny_pipeline, _embed_prompts,
+                              _lr_schedule, _MIN_SNR, _PALETTE)
 from openmind.shapes import ensure_shapes
 
 SAMPLERS = {'ddim': lambda c: DDIMScheduler.from_config(c), 'ddim+clip': lambda c: DDIMScheduler.from_config(c, clip_sample=True),
             'dpm++': lambda c: DPMSolverMultistepScheduler.from_config(c),
-            'dpm++thresh': lambda c: DPMSolverMultistepScheduler.from_config(c, thresholding=True, sample_max_value=1.0)}
+            'dpm++thresh': lambda c: DPMSolverMultistepScheduler.from_config(c, thresholding=True, sample_max_value=1.0),
+            'unipc': lambda c: UniPCMultistepScheduler.from_config(c)}
 
 
 def background_noise(images: torch.Tensor) -> float:
@@ -36,34 +38,27 @@ def evaluate(base: str, settings: list[str], n: int = 64, data: str = 'data/shap
     if (Path(base) / 'scheduler_config.json').is_file():   # the prediction target the base was trained for (epsilon, v_prediction, sample)
         pipe.scheduler = DDIMScheduler.from_pretrained(base)
     ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)]); cfg = dict(pipe.scheduler.config)
-    for s in settings:
-        name, gs = s.split(':'); pipe.scheduler = SAMPLERS[name](cfg); t = time.time()
-        imgs = pipe(b['caption'], num_inference_steps=steps, guidance_scale=float(gs), output_type='pt',
+    for s in settings:   # sampler:guidance[:steps]
+        name, gs, *st = s.split(':'); pipe.scheduler = SAMPLERS[name](cfg); t = time.time(); k = int(st[0]) if st else steps
+        imgs = pipe(b['caption'], num_inference_steps=k, guidance_scale=float(gs), output_type='pt',
                     generator=[torch.Generator().manual_seed(i) for i in range(n)]).images
         f = layout_fidelity(imgs, b['boxes'], b['phrases'])
-        print(json.dumps({'base': base, 'sampler': name, 'guidance': float(gs), 'correct': round(f['correct'], 3), 'objects': f['n'],
+        print(json.dumps({'base': base, 'sampler': name, 'guidance': float(gs), 'steps': k, 'correct': round(f['correct'], 3), 'objects': f['n'],
                           'background_noise': round(background_noise(imgs), 4), 'seconds': round(time.time() - t, 1)}), flush=True)
-
-
-# min-SNR-γ weighting (Hang et al. 2023) per prediction target, as diffusers' training scripts write it: min(snr, γ) / snr for ε,
-# / (snr + 1) for v; for x0 the loss already carries snr, so min(snr, γ). diffusers has `compute_snr` but no helper for this.
-MIN_SNR = {'epsilon': lambda m, snr: m / snr, 'v_prediction': lambda m, snr: m / (snr + 1), 'sample': lambda m, snr: m}
 
 
 def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 32, lr: float = 2e-3, snr_gamma: float = 5.0,
           ema_decay: float = 0.999, lr_schedule: str = 'constant', data: str = 'data/shapes', seed: int = 0):
     """Base from captions: `prediction` epsilon | v_prediction | sample (x0), min-SNR-γ weighting for that target (0: off), EMA
     of the weights, lr constant after 100 warm-up steps (or one-cycle over `steps`); images and caption embeddings computed once."""
-    torch.manual_seed(seed); pipe = tiny_pipeline(seed=seed); unet = pipe.unet.train().requires_grad_(True)
-    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, prediction_type=prediction)
+    torch.manual_seed(seed); pipe = tiny_pipeline(seed=seed, prediction_type=prediction); unet = pipe.unet.train().requires_grad_(True)
     ds = LayoutDataset(Path(data) / 'train/layout.jsonl', 32); items = [ds[i] for i in range(len(ds))]
     X = torch.stack([i['image'] for i in items])
     E = torch.cat([_embed_prompts(pipe, [i['caption'] for i in items[k:k + 250]]) for k in range(0, len(items), 250)])
     null, g = _embed_prompts(pipe, ['']), torch.Generator().manual_seed(seed)
     ns = DDPMScheduler.from_config(pipe.scheduler.config)
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
-    sch = (torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05) if lr_schedule == 'onecycle'
-           else torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100)))
+    sch = _lr_schedule(opt, lr_schedule, steps)
     ema = EMAModel(unet.parameters(), decay=ema_decay, use_ema_warmup=True, power=2 / 3)
     losses, t0 = [], time.time(); out.mkdir(parents=True, exist_ok=True)
     for step in range(steps):
@@ -72,7 +67,7 @@ def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 
         noise, t = torch.randn(x0.shape, generator=g), torch.randint(0, ns.config.num_train_timesteps, (batch_size,), generator=g)
         target = noise if prediction == 'epsilon' else ns.get_velocity(x0, noise, t) if prediction == 'v_prediction' else x0
         err = (unet(ns.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample - target).pow(2).flatten(1).mean(1)
-        if snr_gamma: snr = compute_snr(ns, t); err = err * MIN_SNR[prediction](torch.clamp(snr, max=snr_gamma), snr)
+        if snr_gamma: err = err * min_snr_weight(ns, t, snr_gamma)
         loss = err.mean()
         opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0); opt.step(); sch.step(); ema.step(unet.parameters()); losses.append(loss.item())
@@ -83,14 +78,34 @@ def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 
             (out / 'losses.json').write_text(json.dumps(losses))
 
 
+def figure(run: Path, ema: str, out: Path, n: int = 12, data: str = 'data/shapes', steps: int = 25):
+    "The run's loss per step (mean of 50) beside `n` validation captions: the true images on top, the base's drawings below."
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    pipe = tiny_pipeline(UNet2DConditionModel.from_pretrained(run / ema)); pipe.scheduler = DDIMScheduler.from_pretrained(run / ema)
+    ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)])
+    imgs = pipe(b['caption'], num_inference_steps=steps, guidance_scale=3.0, output_type='pt',
+                generator=[torch.Generator().manual_seed(i) for i in range(n)]).images
+    losses = torch.tensor(json.loads((run / 'losses.json').read_text())); k = len(losses) // 50 * 50
+    fig = plt.figure(figsize=(14, 3.2)); ax = fig.add_axes([0.04, 0.15, 0.2, 0.75])
+    ax.plot(torch.arange(k).view(-1, 50)[:, -1] + 1, losses[:k].view(-1, 50).mean(1)); ax.set_yscale('log')
+    ax.set_xlabel('step'); ax.set_title('weighted loss (mean of 50 steps)', fontsize=9)
+    for r, row in enumerate(((b['image'] + 1) / 2, imgs)):
+        for j in range(n):
+            a = fig.add_axes([0.27 + j * 0.06, 0.52 - r * 0.45, 0.058, 0.4]); a.imshow(row[j].permute(1, 2, 0).clamp(0, 1).numpy()); a.set_axis_off()
+            if r == 0: a.set_title('\n'.join(textwrap.wrap(b['caption'][j], 16)), fontsize=4.5)
+    fig.savefig(out, dpi=130, bbox_inches='tight'); print(f"wrote {out}")
+
+
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0]); sub = p.add_subparsers(dest='cmd', required=True)
     e = sub.add_parser('eval'); e.add_argument('base'); e.add_argument('--n', type=int, default=64)
     e.add_argument('--settings', default=','.join(f'{s}:{g}' for s in SAMPLERS for g in (1, 3, 5)))
     t = sub.add_parser('train'); t.add_argument('out', type=Path); t.add_argument('--steps', type=int, default=2000)
     t.add_argument('--snr-gamma', type=float, default=5.0); t.add_argument('--batch-size', type=int, default=32)
-    t.add_argument('--prediction', default='epsilon', choices=tuple(MIN_SNR))
+    t.add_argument('--prediction', default='epsilon', choices=tuple(_MIN_SNR))
     t.add_argument('--lr-schedule', default='constant', choices=('constant', 'onecycle'))
+    f = sub.add_parser('figure'); f.add_argument('run', type=Path); f.add_argument('ema'); f.add_argument('out', type=Path)
     a = p.parse_args(); ensure_shapes('data/shapes')
     if a.cmd == 'eval': evaluate(a.base, a.settings.split(','), a.n)
+    elif a.cmd == 'figure': figure(a.run, a.ema, a.out)
     else: train(a.out, a.steps, a.prediction, a.batch_size, snr_gamma=a.snr_gamma, lr_schedule=a.lr_schedule)

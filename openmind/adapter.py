@@ -17,13 +17,13 @@ from safetensors.torch import save_file, load_file, safe_open
 from .boxes import validate_boxes, BoxWarning
 
 # %% auto #0
-__all__ = ['SD15_UNET', 'TINY_UNET', 'TINY_BASE', 'layer_grid', 'box_masks', 'AdapterLayer', 'AdapterConfig', 'SpatialAdapter',
-           'SpatialAdapterProcessor', 'cross_attention_layers', 'add_spatial_adapter', 'remove_spatial_adapter',
-           'Grounding', 'set_grounding', 'clear_grounding', 'encode_phrases', 'layout_generate',
-           'PixelDiffusionPipeline', 'save_adapter', 'load_adapter', 'LayoutDataset', 'layout_collate', 'detect',
-           'layout_fidelity', 'tiny_pipeline', 'diffusion_loss', 'train_diffusion', 'load_generator', 'LayoutObjective',
-           'evaluate_layout', 'main', 'plot_layouts', 'grounding_attention', 'phrase_heatmaps',
-           'plot_grounding_attention']
+__all__ = ['SD15_UNET', 'TINY_UNET', 'TINY_BASE', 'BASE_RECIPE', 'layer_grid', 'box_masks', 'AdapterLayer', 'AdapterConfig',
+           'SpatialAdapter', 'SpatialAdapterProcessor', 'cross_attention_layers', 'add_spatial_adapter',
+           'remove_spatial_adapter', 'Grounding', 'set_grounding', 'clear_grounding', 'encode_phrases',
+           'layout_generate', 'PixelDiffusionPipeline', 'save_adapter', 'load_adapter', 'LayoutDataset',
+           'layout_collate', 'detect', 'layout_fidelity', 'tiny_pipeline', 'min_snr_weight', 'diffusion_loss',
+           'train_diffusion', 'load_generator', 'LayoutObjective', 'evaluate_layout', 'main', 'plot_layouts',
+           'grounding_attention', 'phrase_heatmaps', 'plot_grounding_attention']
 
 # %% ../nbs/05_adapter.ipynb #a1fe62c7
 def layer_grid(n: int, height: int, width: int) -> tuple[int, int]:
@@ -199,16 +199,24 @@ def encode_phrases(text_encoder, tokenizer, phrases: list[str]) -> Tensor:
 # %% ../nbs/05_adapter.ipynb #2d0f2752
 def layout_generate(pipe, prompt=None, boxes=(), phrases=(), grounding_fraction: float = 0.3, image_size=None, **kw):
     """Run `pipe` (a diffusers pipeline with an installed spatial adapter) with each object in its box.
-    `boxes`: `[N, 4]` normalized (or pixels, with `image_size`); `phrases`: N strings. Other arguments go to the pipeline."""
+    `boxes`: `[N, 4]` normalized (or pixels, with `image_size`); `phrases`: N strings — one layout for every prompt; or one layout
+    per prompt (`boxes` a list of `[N_i, 4]`, `phrases` a list of N_i-string lists). Other arguments go to the pipeline."""
     unet = pipe.unet; a = unet.spatial_adapter
     if not 0 <= grounding_fraction <= 1: raise ValueError(f"grounding_fraction must be in [0, 1], got {grounding_fraction}")
-    if len(boxes) != len(phrases): raise ValueError(f"{len(boxes)} boxes but {len(phrases)} phrases")
     n_prompts = len(kw['prompt_embeds']) if prompt is None else 1 if isinstance(prompt, str) else len(prompt)
-    n_img = n_prompts * kw.get('num_images_per_prompt', 1)
+    per_prompt = len(phrases) > 0 and not isinstance(phrases[0], str)
+    layouts = list(zip(boxes, phrases)) if per_prompt else [(boxes, phrases)]
+    if per_prompt and len(layouts) != n_prompts: raise ValueError(f"{len(phrases)} layouts for {n_prompts} prompts")
+    if len(boxes) != len(phrases): raise ValueError(f"{len(boxes)} {'layouts' if per_prompt else 'boxes'} but {len(phrases)} {'phrase lists' if per_prompt else 'phrases'}")
+    for i, (b, p) in enumerate(layouts):
+        if len(b) != len(p): raise ValueError(f"{'layout %d: ' % i if per_prompt else ''}{len(b)} boxes but {len(p)} phrases")
+    n_per = kw.get('num_images_per_prompt', 1)
     scale = getattr(pipe, 'vae_scale_factor', 1)
     size = (kw.get('height') or unet.config.sample_size * scale) // scale, (kw.get('width') or unet.config.sample_size * scale) // scale
-    emb = encode_phrases(pipe.text_encoder, pipe.tokenizer, list(phrases))
-    set_grounding(unet, [boxes] * n_img, [emb] * n_img, size, image_size, cfg=kw.get('guidance_scale', 7.5) > 1)
+    emb = encode_phrases(pipe.text_encoder, pipe.tokenizer, [p for _, ps in layouts for p in ps]).split([len(ps) for _, ps in layouts])
+    if not per_prompt: layouts, emb = layouts * n_prompts, emb * n_prompts
+    set_grounding(unet, [b for b, _ in layouts for _ in range(n_per)], [e for e in emb for _ in range(n_per)], size, image_size,
+                  cfg=kw.get('guidance_scale', 7.5) > 1)
     steps = kw.get('num_inference_steps', 50); on_for = round(grounding_fraction * steps)
     user_cb = kw.pop('callback_on_step_end', None)
     def cb(p, i, t, tensors):
@@ -335,9 +343,13 @@ def detect(image: Tensor, phrase: str, box, min_pixels: int = 3) -> dict:
 
 # %% ../nbs/05_adapter.ipynb #76ff84fb
 def layout_fidelity(images: Tensor, boxes: list, phrases: list) -> dict:
-    "Mean IoU of requested vs drawn boxes and the share of objects drawn in the right colour and shape, over a batch `[B, 3, H, W]` in [0, 1]."
+    """Mean IoU of requested vs drawn boxes and the share of objects drawn in the right colour and shape, over a batch `[B, 3, H, W]`
+    in [0, 1]; `*_se`: their standard errors over the objects (how far another draw of as many objects could land)."""
     dets = [detect(im, p, b) for im, bs, ps in zip(images, boxes, phrases) for b, p in zip(bs.tolist() if torch.is_tensor(bs) else bs, ps)]
-    return {'mean_iou': sum(d['iou'] for d in dets) / max(len(dets), 1), 'correct': sum(d['correct'] for d in dets) / max(len(dets), 1), 'n': len(dets)}
+    n, out = max(len(dets), 1), {'n': len(dets)}
+    for k, xs in (('mean_iou', [d['iou'] for d in dets]), ('correct', [float(d['correct']) for d in dets])):
+        m = sum(xs) / n; out[k], out[f'{k}_se'] = m, math.sqrt(sum((x - m) ** 2 for x in xs) / max(n - 1, 1) / n)
+    return out
 
 # %% ../nbs/05_adapter.ipynb #adb31a40
 from diffusers import DDIMScheduler, DDPMScheduler
@@ -348,11 +360,12 @@ TINY_UNET = dict(sample_size=32, in_channels=3, out_channels=3, layers_per_block
                  up_block_types=('CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'),           # at 32² it costs 10× the rest
                  cross_attention_dim=64, attention_head_dim=8, norm_num_groups=8)
 
-def tiny_pipeline(unet: UNet2DConditionModel|None = None, seed: int = 0) -> PixelDiffusionPipeline:
-    "The tiny preset's generator: a random (or given) pixel-space UNet, the tiny frozen text encoder, DDIM sampling."
+def tiny_pipeline(unet: UNet2DConditionModel|None = None, seed: int = 0, prediction_type: str = 'epsilon') -> PixelDiffusionPipeline:
+    "The tiny preset's generator: a random (or given) pixel-space UNet predicting `prediction_type`, the tiny frozen text encoder, DDIM."
     cond = CondEncoder.from_pretrained('tiny')
     if unet is None: torch.manual_seed(seed); unet = UNet2DConditionModel(**TINY_UNET)
-    pipe = PixelDiffusionPipeline(unet, DDIMScheduler(num_train_timesteps=1000, beta_schedule='squaredcos_cap_v2', clip_sample=False),
+    pipe = PixelDiffusionPipeline(unet, DDIMScheduler(num_train_timesteps=1000, beta_schedule='squaredcos_cap_v2', clip_sample=False,
+                                                   prediction_type=prediction_type),
                                   cond.text_encoder, cond.tokenizer)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -367,10 +380,21 @@ def _draw(fn, B: int, generator):
     "`fn(generator)` once for the batch, or once per sample (stacked) when `generator` is a list."
     return torch.cat([fn(g, 1) for g in generator]) if isinstance(generator, list) else fn(generator, B)
 
+# %% ../nbs/05_adapter.ipynb #6a1a3d99
+_MIN_SNR = {'epsilon': lambda m, snr: m / snr, 'v_prediction': lambda m, snr: m / (snr + 1), 'sample': lambda m, snr: m}
+
+def min_snr_weight(noise_scheduler, timesteps: Tensor, gamma: float = 5.0) -> Tensor:
+    "Per-sample min-SNR-γ loss weights at `timesteps` for the scheduler's prediction target (epsilon, v_prediction, sample)."
+    from diffusers.training_utils import compute_snr
+    kind = noise_scheduler.config.prediction_type
+    if kind not in _MIN_SNR: raise ValueError(f"prediction_type {kind!r}: expected one of {', '.join(_MIN_SNR)}")
+    snr = compute_snr(noise_scheduler, timesteps)
+    return _MIN_SNR[kind](snr.clamp(max=gamma), snr)
+
 # %% ../nbs/05_adapter.ipynb #97a68b97
 def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float = 0.1, drop_grounding: float = 0.1, generator=None,
-                   noise_scheduler=None, reduction: str = 'mean') -> Tensor:
-    "ε-prediction MSE of `pipe.unet` on a `layout_collate` batch (grounded through the adapter when `adapter`)."
+                   noise_scheduler=None, reduction: str = 'mean', snr_gamma: float = 0.0) -> Tensor:
+    "MSE of `pipe.unet`'s prediction (its scheduler's target) on a `layout_collate` batch, grounded through the adapter when `adapter`."
     unet, B = pipe.unet, len(batch['image'])
     if isinstance(generator, list) and len(generator) != B: raise ValueError(f"{len(generator)} generators for a batch of {B}")
     x0 = batch['image'].to(unet.device)
@@ -394,13 +418,26 @@ def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float
     sched = noise_scheduler or DDPMScheduler.from_config(pipe.scheduler.config)   # training noise = the sampler's schedule
     noise = _draw(lambda g, n: torch.randn((n, *x0.shape[1:]), generator=g), B, generator).to(x0)
     t = _draw(lambda g, n: torch.randint(0, sched.config.num_train_timesteps, (n,), generator=g), B, generator).to(unet.device)
-    err = (unet(sched.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample.float() - noise.float()).pow(2)
-    return err.mean() if reduction == 'mean' else err.flatten(1).mean(1)
+    kind = sched.config.prediction_type
+    target = noise if kind == 'epsilon' else sched.get_velocity(x0, noise, t) if kind == 'v_prediction' else x0 if kind == 'sample' else None
+    if target is None: raise ValueError(f"prediction_type {kind!r}: expected one of {', '.join(_MIN_SNR)}")
+    err = (unet(sched.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample.float() - target.float()).pow(2).flatten(1).mean(1)
+    if snr_gamma: err = err * min_snr_weight(sched, t, snr_gamma).to(err)
+    return err.mean() if reduction == 'mean' else err
+
+# %% ../nbs/05_adapter.ipynb #a8970a7f
+def _lr_schedule(opt, kind: str, steps: int):
+    "'onecycle' over `steps` (5 % warm-up), or 'constant' after 100 warm-up steps (a base trained until it is good enough)."
+    if kind == 'onecycle': return torch.optim.lr_scheduler.OneCycleLR(opt, [g['lr'] for g in opt.param_groups], total_steps=steps, pct_start=0.05)
+    if kind == 'constant': return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))
+    raise ValueError(f"lr_schedule {kind!r}: expected 'onecycle' or 'constant'")
 
 # %% ../nbs/05_adapter.ipynb #c92643e8
 def train_diffusion(pipe, manifest, steps: int, adapter: bool = False, batch_size: int = 32, lr: float = 2e-3, size: int = 32,
-                    seed: int = 0, gradient_checkpointing: bool = False, gate_lr_mult: float = 10.0) -> list[float]:
-    "Train the base UNet (`adapter=False`) or an installed adapter on a frozen base (`adapter=True`); returns the loss per step."
+                    seed: int = 0, gradient_checkpointing: bool = False, gate_lr_mult: float = 10.0, snr_gamma: float = 0.0,
+                    ema_decay: float = 0.0, lr_schedule: str = 'onecycle') -> list[float]:
+    """Train the base UNet (`adapter=False`) or an installed adapter on a frozen base (`adapter=True`); returns the loss per step.
+    `ema_decay` > 0 keeps diffusers' `EMAModel` of the trained weights and leaves the average in the model at the end."""
     from tqdm.auto import tqdm
     ds, g = LayoutDataset(manifest, size), torch.Generator().manual_seed(seed)
     if adapter: add_spatial_adapter(pipe); named = list(pipe.unet.spatial_adapter.named_parameters())
@@ -410,15 +447,18 @@ def train_diffusion(pipe, manifest, steps: int, adapter: bool = False, batch_siz
     groups = [{'params': [p for n, p in named if not n.endswith('gate')], 'lr': lr},            # the gates are single numbers that must
               {'params': [p for n, p in named if n.endswith('gate')], 'lr': lr * gate_lr_mult}]  # travel from 0: they get a larger step
     pipe.unet.train(); opt = torch.optim.AdamW([g for g in groups if g['params']], weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, [g['lr'] for g in opt.param_groups], total_steps=steps, pct_start=0.05)
+    sched = _lr_schedule(opt, lr_schedule, steps)
+    if ema_decay: from diffusers.training_utils import EMAModel; ema = EMAModel(params, decay=ema_decay, use_ema_warmup=True, power=2 / 3)
     losses, it, noise_sched = [], None, DDPMScheduler.from_config(pipe.scheduler.config)
     for step in tqdm(range(steps), desc='adapter' if adapter else 'base', mininterval=5, disable=os.environ.get('TQDM_DISABLE') == '1'):
         try: batch = next(it)
         except (StopIteration, TypeError):
             it = iter(torch.utils.data.DataLoader(ds, batch_size, shuffle=True, drop_last=True, collate_fn=layout_collate, generator=g)); batch = next(it)
-        loss = diffusion_loss(pipe, batch, adapter, generator=g, noise_scheduler=noise_sched)
+        loss = diffusion_loss(pipe, batch, adapter, generator=g, noise_scheduler=noise_sched, snr_gamma=snr_gamma)
         opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); sched.step()
+        if ema_decay: ema.step(params)
         losses.append(loss.item())
+    if ema_decay: ema.copy_to(params)
     pipe.unet.eval()
     if adapter: clear_grounding(pipe.unet)
     return losses
@@ -433,18 +473,20 @@ def load_generator(base: str = 'tiny', dtype=None):
     "The frozen generator: 'tiny' (the packaged base), a diffusers pipeline folder (or hub id), or a tiny-preset UNet folder."
     p = Path(str(TINY_BASE) if base == 'tiny' else base)
     if (p / 'config.json').is_file() and not (p / 'model_index.json').is_file():
-        return tiny_pipeline(UNet2DConditionModel.from_pretrained(p, torch_dtype=torch.float32))
+        pipe = tiny_pipeline(UNet2DConditionModel.from_pretrained(p, torch_dtype=torch.float32))
+        if (p / 'scheduler_config.json').is_file(): pipe.scheduler = DDIMScheduler.from_pretrained(p)   # the target it was trained for
+        return pipe
     if (p / 'model_index.json').is_file() or (not p.exists() and base.count('/') == 1 and not base.startswith('.')):
         pipe = DiffusionPipeline.from_pretrained(base, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
         pipe.set_progress_bar_config(disable=True)
         if not isinstance(getattr(pipe, 'unet', None), UNet2DConditionModel): raise ValueError(f"generator {base}: no UNet2DConditionModel in this pipeline")
         return pipe
     raise FileNotFoundError(f"generator base {base!r}: {p} has no model_index.json (a diffusers pipeline) or config.json (a UNet)"
-                            + (" — build the tiny base with `python -m openmind.adapter --adapter-steps 0 --asset openmind/assets/tiny/unet`" if base == 'tiny' else ''))
+                            + (" — build the tiny base with `python -m openmind.adapter --base scratch --adapter-steps 0 --asset openmind/assets/tiny/unet`" if base == 'tiny' else ''))
 
 # %% ../nbs/05_adapter.ipynb #147b5d41
 class LayoutObjective(nn.Module):
-    "The trainer's `layout` mode: the spatial adapter's ε-loss on a frozen generator pipeline."
+    "The trainer's `layout` mode: the spatial adapter's denoising loss (its base's target) on a frozen generator pipeline."
     def __init__(self, pipe, drop_grounding: float = 0.1, max_boxes: int = 30, size: int|None = None):
         super().__init__()
         self.pipe, self.drop_grounding = pipe, drop_grounding
@@ -464,48 +506,67 @@ class LayoutObjective(nn.Module):
 
 # %% ../nbs/05_adapter.ipynb #6b9e8eeb
 def evaluate_layout(pipe, manifest, n: int = 64, grounding_fraction: float = 1.0, steps: int = 25, guidance_scale: float = 3.0,
-                    size: int = 32) -> dict:
-    "Layout fidelity of `n` validation scenes drawn from their captions, with their boxes and with the boxes withheld."
+                    size: int = 32, batch_size: int = 16) -> dict:
+    "Layout fidelity of `n` validation scenes drawn from their captions (scene i from seed i), with their boxes and with them withheld."
     ds = LayoutDataset(manifest, size); b = layout_collate([ds[i] for i in range(min(n, len(ds)))])
-    out = {}
+    out, N = {}, len(b['caption'])
     for name, f in (('with_boxes', grounding_fraction), ('without_boxes', 0.0)):
-        imgs = torch.cat([layout_generate(pipe, c, bx, ph, f, num_inference_steps=steps, guidance_scale=guidance_scale,
-                                          generator=torch.Generator().manual_seed(i), output_type='pt').images
-                          for i, (c, bx, ph) in enumerate(zip(b['caption'], b['boxes'], b['phrases']))])
+        imgs = torch.cat([layout_generate(pipe, b['caption'][k:k + batch_size], b['boxes'][k:k + batch_size], b['phrases'][k:k + batch_size], f,
+                                          num_inference_steps=steps, guidance_scale=guidance_scale, output_type='pt',
+                                          generator=[torch.Generator().manual_seed(i) for i in range(k, min(k + batch_size, N))]).images
+                          for k in range(0, N, batch_size)])
         out[name] = layout_fidelity(imgs, b['boxes'], b['phrases']) | {'images': imgs}
     return out
 
-# %% ../nbs/05_adapter.ipynb #eb6cbed2
-def main(argv=None) -> int:
-    "`python -m openmind.adapter`: train the tiny generator (base, then adapter) on the shapes world and report layout fidelity."
-    import argparse, sys
-    p = argparse.ArgumentParser(prog='openmind.adapter', description='Train the tiny layout generator on the shapes world; report layout fidelity.')
+# %% ../nbs/05_adapter.ipynb #0aee34c2
+# how the packaged tiny base (openmind/assets/tiny/unet) was trained: benchmarks/RESULTS.md has its measurements
+BASE_RECIPE = dict(steps=3000, lr=2e-3, prediction='sample', snr_gamma=5.0, ema=0.999, lr_schedule='constant')
+
+# %% ../nbs/05_adapter.ipynb #4a22dc16
+def _parser():
+    import argparse
+    p = argparse.ArgumentParser(prog='openmind.adapter', description='Train the spatial adapter on the tiny generator (and, with --base scratch, '
+                                'the generator itself) on the shapes world; report layout fidelity.')
     p.add_argument('--data', default='data/shapes'); p.add_argument('--out', default='runs/layout')
-    p.add_argument('--base-steps', type=int, default=300); p.add_argument('--adapter-steps', type=int, default=400)
-    p.add_argument('--batch-size', type=int, default=32); p.add_argument('--lr', type=float, default=2e-3, help='base stage')
-    p.add_argument('--adapter-lr', type=float, default=5e-3)
-    p.add_argument('--base', default=None, help="start from this base instead of training one: 'tiny' (packaged) or a UNet folder")
+    p.add_argument('--base', default='tiny', help="the frozen base: 'tiny' (packaged), a UNet folder, or 'scratch' to train one first")
+    p.add_argument('--adapter-steps', type=int, default=400); p.add_argument('--adapter-lr', type=float, default=5e-3)
+    p.add_argument('--batch-size', type=int, default=32)
+    g = p.add_argument_group('the base stage (--base scratch); the defaults are the packaged base\'s recipe')
+    g.add_argument('--base-steps', type=int, default=BASE_RECIPE['steps']); g.add_argument('--lr', type=float, default=BASE_RECIPE['lr'])
+    g.add_argument('--prediction', default=BASE_RECIPE['prediction'], choices=tuple(_MIN_SNR), help='the target (the adapter follows its base)')
+    g.add_argument('--snr-gamma', type=float, default=BASE_RECIPE['snr_gamma'], help='min-SNR-γ weighting (0: off)')
+    g.add_argument('--ema', type=float, default=BASE_RECIPE['ema'], help='EMA decay of the weights (0: off)')
+    g.add_argument('--lr-schedule', default=BASE_RECIPE['lr_schedule'], choices=('onecycle', 'constant'))
     p.add_argument('--asset', default=None, help='also write the base UNet here in fp16 (how the packaged tiny base is made)')
     p.add_argument('--eval', type=int, default=64, help='validation scenes to draw (0: skip)'); p.add_argument('--seed', type=int, default=0)
-    a = p.parse_args(argv); out, data = Path(a.out), Path(a.data)
+    p.add_argument('--steps', type=int, default=25, help='sampler steps for the evaluation')
+    return p
+
+# %% ../nbs/05_adapter.ipynb #eb6cbed2
+def main(argv=None) -> int:
+    "`python -m openmind.adapter`: train the adapter (and with `--base scratch` the base first) on the shapes world; report layout fidelity."
+    import sys
+    a = _parser().parse_args(argv); out, data = Path(a.out), Path(a.data)
     from openmind.shapes import ensure_shapes
     if a.data == 'data/shapes': ensure_shapes(data)
     if not (data / 'train/layout.jsonl').is_file():
         print(f"openmind.adapter: error: {data / 'train/layout.jsonl'} not found", file=sys.stderr); return 2
-    if a.base: pipe = load_generator(a.base); print(f"base model: {a.base}")
+    if a.base != 'scratch': pipe = load_generator(a.base); print(f"base model: {a.base}")
     elif (out / 'base/config.json').is_file():   # a finished base stage is reused: the adapter can be retrained alone
-        pipe = tiny_pipeline(UNet2DConditionModel.from_pretrained(out / 'base')); print(f"base model: {out / 'base'} (reused)")
+        pipe = load_generator(str(out / 'base')); print(f"base model: {out / 'base'} (reused)")
     else:
-        pipe = tiny_pipeline(seed=a.seed); train_diffusion(pipe, data / 'train/layout.jsonl', a.base_steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed)
-        pipe.unet.save_pretrained(out / 'base')
-    if a.asset: pipe.unet.to(torch.float16).save_pretrained(a.asset); pipe.unet.to(torch.float32)
-    rep = {'base': a.base or str(out / 'base')}
+        pipe = tiny_pipeline(seed=a.seed, prediction_type=a.prediction)
+        train_diffusion(pipe, data / 'train/layout.jsonl', a.base_steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                        snr_gamma=a.snr_gamma, ema_decay=a.ema, lr_schedule=a.lr_schedule)
+        pipe.unet.save_pretrained(out / 'base'); pipe.scheduler.save_pretrained(out / 'base')   # the target travels with the weights
+    if a.asset: pipe.unet.to(torch.float16).save_pretrained(a.asset); pipe.scheduler.save_pretrained(a.asset); pipe.unet.to(torch.float32)
+    rep = {'base': str(out / 'base') if a.base == 'scratch' else a.base}
     if a.adapter_steps:
         train_diffusion(pipe, data / 'train/layout.jsonl', a.adapter_steps, adapter=True, batch_size=a.batch_size, lr=a.adapter_lr, seed=a.seed)
         rep['adapter'] = str(save_adapter(pipe, out / 'adapter.safetensors'))
     if a.eval and a.adapter_steps:
-        ev = evaluate_layout(pipe, data / 'val/layout.jsonl', a.eval)
-        rep |= {k: {m: round(v[m], 4) for m in ('mean_iou', 'correct', 'n')} for k, v in ev.items()}
+        ev = evaluate_layout(pipe, data / 'val/layout.jsonl', a.eval, steps=a.steps)
+        rep |= {k: {m: round(v[m], 4) for m in ('mean_iou', 'mean_iou_se', 'correct', 'correct_se', 'n')} for k, v in ev.items()}
     print(json.dumps(rep, indent=1)); return 0
 
 # %% ../nbs/05_adapter.ipynb #1416c2a0

@@ -309,24 +309,25 @@ def _load_png(f: Path) -> Tensor:
 
 # %% ../nbs/10_evaluate.ipynb #df79892e
 def draw_scenes(pipe, manifest, cache, conditioning: str = 'text', model=None, limit: int = 16, steps: int = 25,
-                guidance_scale: float = 3.0, progress: bool = True, detector=None) -> dict:
+                guidance_scale: float = 3.0, progress: bool = True, detector=None, batch_size: int = 16) -> dict:
     """Layout fidelity of validation scenes drawn with and without their boxes, conditioned on the text encoder ('text') or on `model` ('gill').
-    Scored by the shapes-world detector, or by `detector` (a `PhraseDetector`) for real pictures."""
+    Scene i is drawn from seed i, `batch_size` scenes a pass; pictures already in `cache` are reused. Scored by the shapes-world detector,
+    or by `detector` (a `PhraseDetector`) for real pictures."""
     from openmind.adapter import layout_generate, layout_fidelity
     if conditioning not in ('text', 'gill'): raise ValueError(f"conditioning must be 'text' or 'gill', got {conditioning!r}")
     if conditioning == 'gill' and model is None: raise ValueError("conditioning='gill' needs the OpenMind model")
     recs = list(read_records(manifest, GroundingRecord))[:limit]
     out = {'boxes': [r.boxes for r in recs], 'phrases': [list(r.phrases) for r in recs]}
     for name, frac in (('with_boxes', 1.0), ('without_boxes', 0.0)):
-        imgs = []
-        for i, r in enumerate(_bar(recs, f'{conditioning} {name}', progress)):
-            f = Path(cache) / f'{conditioning}-{name}' / f'{i:05d}.png'
-            if not f.is_file():
-                kw = {'prompt': r.caption} if conditioning == 'text' else {'prompt_embeds': model.image_conditioning([r.caption]).to(pipe.device)}
-                img = layout_generate(pipe, boxes=r.boxes, phrases=list(r.phrases), grounding_fraction=frac, num_inference_steps=steps,
-                                      guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(i), output_type='pt', **kw).images[0]
-                _save_png(img, f)
-            imgs.append(_load_png(f))
+        files = [Path(cache) / f'{conditioning}-{name}' / f'{i:05d}.png' for i in range(len(recs))]
+        for ch in _bar(_chunks([i for i, f in enumerate(files) if not f.is_file()], batch_size), f'{conditioning} {name}', progress):
+            caps = [recs[i].caption for i in ch]
+            kw = {'prompt': caps} if conditioning == 'text' else {'prompt_embeds': model.image_conditioning(caps).to(pipe.device)}
+            imgs = layout_generate(pipe, boxes=[recs[i].boxes for i in ch], phrases=[list(recs[i].phrases) for i in ch], grounding_fraction=frac,
+                                   num_inference_steps=steps, guidance_scale=guidance_scale, output_type='pt',
+                                   generator=[torch.Generator().manual_seed(i) for i in ch], **kw).images
+            for i, img in zip(ch, imgs): _save_png(img, files[i])
+        imgs = [_load_png(f) for f in files]
         imgs, bx, ph = torch.stack(imgs), out['boxes'], out['phrases']
         out[name] = (detector_fidelity(imgs, bx, ph, detector) if detector else layout_fidelity(imgs, bx, ph)) | {'images': imgs}
     return out
@@ -490,7 +491,7 @@ def _run_task(t, model, ck, data, cache, limit, gen_limit, steps, guidance_scale
     return draw_scenes(state['pipe'], m, cache, 'text' if t == 'layout' else 'gill', model, gen_limit, steps, guidance_scale, progress, state.get('detector'))
 
 # %% ../nbs/10_evaluate.ipynb #8ed27a9d
-def evaluate(checkpoint, data=None, tasks=TASKS, limit=None, gen_limit: int = 16, steps: int = 25, guidance_scale: float = 3.0,
+def evaluate(checkpoint, data=None, tasks=TASKS, limit=None, gen_limit: int = 64, steps: int = 10, guidance_scale: float = 3.0,
              batch_size: int = 32, out=None, device=None, progress: bool = True, detector=None, vqa: str = 'official',
              caption_tokenizer: str = 'auto') -> dict:
     """Evaluate a run, checkpoint or model folder on `tasks`; returns every number (and, for drawing tasks, the pictures). `detector`: an
@@ -512,7 +513,8 @@ def evaluate(checkpoint, data=None, tasks=TASKS, limit=None, gen_limit: int = 16
     return res
 
 # %% ../nbs/10_evaluate.ipynb #a6dee1a5
-GOALS = {('vqa', 'accuracy'): 0.8, ('grounding', 'accuracy'): 0.6, ('retrieval', 't2i/R@1'): 0.5}
+GOALS = {('vqa', 'accuracy'): 0.8, ('grounding', 'accuracy'): 0.6, ('retrieval', 't2i/R@1'): 0.5,
+         ('layout', 'mean_iou with boxes'): 0.6, ('layout', 'correct with boxes'): 0.7}
 _SHOW = {'caption': ['cider_d', 'bleu4', 'meteor', 'rouge_l', 'spice', 'exact'], 'vqa': ['accuracy', 'accuracy/answer', 'accuracy/box'],
          'grounding': ['accuracy', 'mean_iou'], 'retrieval': ['t2i/R@1', 't2i/R@5', 't2i/R@10', 'i2t/R@1', 'i2t/R@5'],
          'labeling': ['annotated_pct', 'mean_iou', 'precision@0.5', 'recall@0.5']}
@@ -531,7 +533,9 @@ def summary_table(res: dict, goals: bool = True) -> list[tuple]:
         if 'skipped' in r: rows.append((t, 'skipped', r['skipped'], '')); continue
         if t in ('layout', 'generation'):
             for k in ('with_boxes', 'without_boxes'):
-                rows += [(t, f'{m} {k.replace("_", " ")}', r[k][m], '') for m in ('mean_iou', 'correct')]
+                for m in ('mean_iou', 'correct'):   # drawn scenes are few: the value carries its standard error
+                    v, se, name = r[k][m], r[k].get(f'{m}_se'), f'{m} {k.replace("_", " ")}'
+                    rows.append((t, name, v if se is None else f'{v:.4f} ± {se:.4f}', f'≥ {GOALS[t, name]}' if goals and (t, name) in GOALS else ''))
             continue
         rows += [(t, m, r[m], f'≥ {GOALS[t, m]}' if goals and (t, m) in GOALS else '') for m in _SHOW[t] if r.get(m) is not None]
     return rows
@@ -628,8 +632,8 @@ def main(argv=None) -> int:
     p.add_argument('--checkpoint', required=True, help='run folder, checkpoints/step-N folder, or model folder')
     p.add_argument('--data', default=None, help="dataset root with val/ manifests (default: the run's data, else data/shapes)")
     p.add_argument('--tasks', default=','.join(TASKS), help=f'comma-separated: {",".join(TASKS)}')
-    p.add_argument('--limit', type=positive(), default=None, help='first N items per task'); p.add_argument('--gen-limit', type=positive(), default=16, help='scenes to draw')
-    p.add_argument('--steps', type=positive(), default=25, help='sampler steps'); p.add_argument('--guidance-scale', type=positive(float), default=3.0)
+    p.add_argument('--limit', type=positive(), default=None, help='first N items per task'); p.add_argument('--gen-limit', type=positive(), default=64, help='scenes to draw')
+    p.add_argument('--steps', type=positive(), default=10, help='sampler steps (the tiny generator; 25-50 for Stable Diffusion)'); p.add_argument('--guidance-scale', type=positive(float), default=3.0)
     p.add_argument('--batch-size', type=positive(), default=32); p.add_argument('--out', default=None, help='report folder (default: RUN_DIR/eval)')
     p.add_argument('--detector', default=None, help='open-vocabulary detector folder (OWLv2, Grounding DINO) to score drawn pictures')
     p.add_argument('--vqa', default='official', choices=VQA_COMPUTATIONS, help="VQA accuracy: the official script's, or 'lenient' (every answer normalized)")
