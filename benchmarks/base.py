@@ -15,9 +15,9 @@ difference of background-classified pixels from the background colour; 0 on the 
 import argparse, json, textwrap, time
 from pathlib import Path
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler, UNet2DConditionModel
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 from diffusers.training_utils import EMAModel
-from openmind.adapter import (LayoutDataset, layout_collate, layout_fidelity, load_generator, min_snr_weight, tiny_pipeline, _embed_prompts,
+from openmind.adapter import (LayoutDataset, diffusion_target, layout_collate, layout_fidelity, load_generator, min_snr_weight, tiny_pipeline, _embed_prompts,
                               _lr_schedule, _MIN_SNR, _PALETTE)
 from openmind.shapes import ensure_shapes
 
@@ -34,9 +34,7 @@ def background_noise(images: torch.Tensor) -> float:
 
 
 def evaluate(base: str, settings: list[str], n: int = 64, data: str = 'data/shapes', steps: int = 25):
-    pipe = load_generator(base) if base == 'tiny' else tiny_pipeline(UNet2DConditionModel.from_pretrained(base))
-    if (Path(base) / 'scheduler_config.json').is_file():   # the prediction target the base was trained for (epsilon, v_prediction, sample)
-        pipe.scheduler = DDIMScheduler.from_pretrained(base)
+    pipe = load_generator(base)   # a UNet folder's scheduler config says its prediction target
     ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)]); cfg = dict(pipe.scheduler.config)
     for s in settings:   # sampler:guidance[:steps]
         name, gs, *st = s.split(':'); pipe.scheduler = SAMPLERS[name](cfg); t = time.time(); k = int(st[0]) if st else steps
@@ -65,8 +63,7 @@ def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 
         idx = torch.randint(0, len(X), (batch_size,), generator=g); x0 = X[idx]
         emb = torch.where((torch.rand(batch_size, generator=g) < 0.1)[:, None, None], null, E[idx])   # 10 % null captions
         noise, t = torch.randn(x0.shape, generator=g), torch.randint(0, ns.config.num_train_timesteps, (batch_size,), generator=g)
-        target = noise if prediction == 'epsilon' else ns.get_velocity(x0, noise, t) if prediction == 'v_prediction' else x0
-        err = (unet(ns.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample - target).pow(2).flatten(1).mean(1)
+        err = (unet(ns.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample - diffusion_target(ns, x0, noise, t)).pow(2).flatten(1).mean(1)
         if snr_gamma: err = err * min_snr_weight(ns, t, snr_gamma)
         loss = err.mean()
         opt.zero_grad(set_to_none=True); loss.backward()
@@ -81,7 +78,7 @@ def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 
 def figure(run: Path, ema: str, out: Path, n: int = 12, data: str = 'data/shapes', steps: int = 25):
     "The run's loss per step (mean of 50) beside `n` validation captions: the true images on top, the base's drawings below."
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-    pipe = tiny_pipeline(UNet2DConditionModel.from_pretrained(run / ema)); pipe.scheduler = DDIMScheduler.from_pretrained(run / ema)
+    pipe = load_generator(str(run / ema))
     ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)])
     imgs = pipe(b['caption'], num_inference_steps=steps, guidance_scale=3.0, output_type='pt',
                 generator=[torch.Generator().manual_seed(i) for i in range(n)]).images

@@ -21,9 +21,9 @@ __all__ = ['SD15_UNET', 'TINY_UNET', 'TINY_BASE', 'BASE_RECIPE', 'layer_grid', '
            'SpatialAdapter', 'SpatialAdapterProcessor', 'cross_attention_layers', 'add_spatial_adapter',
            'remove_spatial_adapter', 'Grounding', 'set_grounding', 'clear_grounding', 'encode_phrases',
            'layout_generate', 'PixelDiffusionPipeline', 'save_adapter', 'load_adapter', 'LayoutDataset',
-           'layout_collate', 'detect', 'layout_fidelity', 'tiny_pipeline', 'min_snr_weight', 'diffusion_loss',
-           'train_diffusion', 'load_generator', 'LayoutObjective', 'evaluate_layout', 'main', 'plot_layouts',
-           'grounding_attention', 'phrase_heatmaps', 'plot_grounding_attention']
+           'layout_collate', 'detect', 'layout_fidelity', 'tiny_pipeline', 'diffusion_target', 'min_snr_weight',
+           'diffusion_loss', 'train_diffusion', 'load_generator', 'LayoutObjective', 'evaluate_layout', 'main',
+           'plot_layouts', 'grounding_attention', 'phrase_heatmaps', 'plot_grounding_attention']
 
 # %% ../nbs/05_adapter.ipynb #a1fe62c7
 def layer_grid(n: int, height: int, width: int) -> tuple[int, int]:
@@ -205,11 +205,11 @@ def layout_generate(pipe, prompt=None, boxes=(), phrases=(), grounding_fraction:
     if not 0 <= grounding_fraction <= 1: raise ValueError(f"grounding_fraction must be in [0, 1], got {grounding_fraction}")
     n_prompts = len(kw['prompt_embeds']) if prompt is None else 1 if isinstance(prompt, str) else len(prompt)
     per_prompt = len(phrases) > 0 and not isinstance(phrases[0], str)
+    if per_prompt and len(phrases) != n_prompts: raise ValueError(f"{len(phrases)} layouts for {n_prompts} prompts")
+    if len(boxes) != len(phrases): raise ValueError(f"{len(boxes)} {'box lists' if per_prompt else 'boxes'} but {len(phrases)} {'phrase lists' if per_prompt else 'phrases'}")
     layouts = list(zip(boxes, phrases)) if per_prompt else [(boxes, phrases)]
-    if per_prompt and len(layouts) != n_prompts: raise ValueError(f"{len(phrases)} layouts for {n_prompts} prompts")
-    if len(boxes) != len(phrases): raise ValueError(f"{len(boxes)} {'layouts' if per_prompt else 'boxes'} but {len(phrases)} {'phrase lists' if per_prompt else 'phrases'}")
-    for i, (b, p) in enumerate(layouts):
-        if len(b) != len(p): raise ValueError(f"{'layout %d: ' % i if per_prompt else ''}{len(b)} boxes but {len(p)} phrases")
+    for i, (b, p) in enumerate(layouts if per_prompt else ()):
+        if len(b) != len(p): raise ValueError(f"layout {i}: {len(b)} boxes but {len(p)} phrases")
     n_per = kw.get('num_images_per_prompt', 1)
     scale = getattr(pipe, 'vae_scale_factor', 1)
     size = (kw.get('height') or unet.config.sample_size * scale) // scale, (kw.get('width') or unet.config.sample_size * scale) // scale
@@ -383,12 +383,20 @@ def _draw(fn, B: int, generator):
 # %% ../nbs/05_adapter.ipynb #6a1a3d99
 _MIN_SNR = {'epsilon': lambda m, snr: m / snr, 'v_prediction': lambda m, snr: m / (snr + 1), 'sample': lambda m, snr: m}
 
+def _kind(noise_scheduler) -> str:
+    kind = noise_scheduler.config.prediction_type
+    if kind not in _MIN_SNR: raise ValueError(f"prediction_type {kind!r}: expected one of {', '.join(_MIN_SNR)}")
+    return kind
+
+def diffusion_target(noise_scheduler, x0: Tensor, noise: Tensor, timesteps: Tensor) -> Tensor:
+    "What the UNet learns to predict for its scheduler's `prediction_type`: the noise, the velocity or the clean image."
+    kind = _kind(noise_scheduler)
+    return noise if kind == 'epsilon' else noise_scheduler.get_velocity(x0, noise, timesteps) if kind == 'v_prediction' else x0
+
 def min_snr_weight(noise_scheduler, timesteps: Tensor, gamma: float = 5.0) -> Tensor:
     "Per-sample min-SNR-γ loss weights at `timesteps` for the scheduler's prediction target (epsilon, v_prediction, sample)."
     from diffusers.training_utils import compute_snr
-    kind = noise_scheduler.config.prediction_type
-    if kind not in _MIN_SNR: raise ValueError(f"prediction_type {kind!r}: expected one of {', '.join(_MIN_SNR)}")
-    snr = compute_snr(noise_scheduler, timesteps)
+    kind, snr = _kind(noise_scheduler), compute_snr(noise_scheduler, timesteps)
     return _MIN_SNR[kind](snr.clamp(max=gamma), snr)
 
 # %% ../nbs/05_adapter.ipynb #97a68b97
@@ -418,9 +426,7 @@ def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float
     sched = noise_scheduler or DDPMScheduler.from_config(pipe.scheduler.config)   # training noise = the sampler's schedule
     noise = _draw(lambda g, n: torch.randn((n, *x0.shape[1:]), generator=g), B, generator).to(x0)
     t = _draw(lambda g, n: torch.randint(0, sched.config.num_train_timesteps, (n,), generator=g), B, generator).to(unet.device)
-    kind = sched.config.prediction_type
-    target = noise if kind == 'epsilon' else sched.get_velocity(x0, noise, t) if kind == 'v_prediction' else x0 if kind == 'sample' else None
-    if target is None: raise ValueError(f"prediction_type {kind!r}: expected one of {', '.join(_MIN_SNR)}")
+    target = diffusion_target(sched, x0, noise, t)
     err = (unet(sched.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample.float() - target.float()).pow(2).flatten(1).mean(1)
     if snr_gamma: err = err * min_snr_weight(sched, t, snr_gamma).to(err)
     return err.mean() if reduction == 'mean' else err

@@ -327,8 +327,7 @@ def draw_scenes(pipe, manifest, cache, conditioning: str = 'text', model=None, l
                                    num_inference_steps=steps, guidance_scale=guidance_scale, output_type='pt',
                                    generator=[torch.Generator().manual_seed(i) for i in ch], **kw).images
             for i, img in zip(ch, imgs): _save_png(img, files[i])
-        imgs = [_load_png(f) for f in files]
-        imgs, bx, ph = torch.stack(imgs), out['boxes'], out['phrases']
+        imgs, bx, ph = torch.stack([_load_png(f) for f in files]), out['boxes'], out['phrases']
         out[name] = (detector_fidelity(imgs, bx, ph, detector) if detector else layout_fidelity(imgs, bx, ph)) | {'images': imgs}
     return out
 
