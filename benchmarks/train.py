@@ -9,16 +9,30 @@ CPU (always): the tiny default (`openmind/configs/tiny.yaml`: five modes, batch 
     samples/s (median over timed steps), the peak of one step from the profiler's memory timeline, and the
     `openmind.memory` estimate of that peak — ratios against per-mode.
 
+Speed (`--speed`): the tiny default as `python -m openmind.train` runs it, two (or three) trainers built alike from one seed
+and stepped in turn, 5 steps each (one of them a `layout` step), so the machine's drift falls on all alike:
+
+    made            data_cache=false: every batch decoded, processed and tokenized when it is drawn (the path before data_cache)
+    kept            data_cache=auto (the default): each item made on first use and kept (exact: the same batches)
+    kept+compile    kept, and every LLM decoder layer and vision encoder layer compiled (`Module.compile(dynamic=True)`)
+
+    steps/s over the timed steps, after `--warm` steps each, every kept item made beforehand (the
+    steady state; making them all once is timed and reported: a run pays it over its first epochs);
+    seconds per step by part (drawing batches, each mode's forward + backward, clipping + AdamW); the losses at step 1
+    (made and kept agree to two-thread rounding) and at the last step; and, once, what a run pays besides steps: imports, setup, an evaluation, a checkpoint.
+
 GPU (when CUDA is available): the full-size preset's architecture (SigLIP so400m + Llama-3-8B, frozen, bf16, random
 weights, built from `openmind.memory.KNOWN_ARCHS` — no download) on the same shapes data, batch 1 and doubling until
 out of memory: step time, tokens/s, MFU (`openmind.memory.flops_per_token` / `peak_flops`), peak memory
 (`torch.cuda.max_memory_allocated`) and the estimate.
 
     python benchmarks/train.py            # CPU part; GPU part too when CUDA is available
+    python benchmarks/train.py --speed    # the default run's steps/s with its items made every step vs kept (data_cache), by part
+    python benchmarks/train.py --speed --compile   # ... and kept + torch.compile of every LLM and encoder layer
     python benchmarks/train.py --quick    # fewer steps
     python benchmarks/train.py --gpu-dry-run   # the GPU part's code on the CPU, small model, batch 1 (about a minute)
 """
-import argparse, os, platform, statistics, time
+import argparse, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
 import torch
 os.environ.setdefault('TQDM_DISABLE', '1')
@@ -71,6 +85,63 @@ def cpu(n):
         print(f'| {name} | {sps:.1f} | {sps / rows[0][1]:.2f}x | {peak / 2**20:.1f} | {peak / rows[0][2]:.2f}x | {est / 2**20:.1f} | {est / peak:.2f} |')
 
 
+def parted(tr):
+    "Wrap a trainer so each step's time is recorded by part: drawing batches, each mode's forward + backward, the rest."
+    tr.parts, inner = {}, tr._backward
+    def backward(m, *a):
+        t = time.perf_counter(); v = inner(m, *a); tr.parts[m] = tr.parts.get(m, 0.0) + time.perf_counter() - t; return v
+    tr._backward = backward
+    def step():
+        c, t0 = tr.c, time.perf_counter()
+        window = [{m: next(tr.streams[m]) for m in tr.streams if tr.step % c.modes[m].every == 0} for _ in range(c.accumulation)]
+        t1 = time.perf_counter(); before = sum(tr.parts.get(m, 0.0) for m in tr.streams)
+        log = tr.train_step(window); t2 = time.perf_counter()
+        tr.parts['data'] = tr.parts.get('data', 0.0) + t1 - t0
+        tr.parts['clip + AdamW'] = tr.parts.get('clip + AdamW', 0.0) + (t2 - t1) - (sum(tr.parts.get(m, 0.0) for m in tr.streams) - before)
+        return log, t2 - t0
+    return step
+
+
+def speed(steps, warm, compile_=False, block=5):
+    shapes.ensure_shapes(DATA)
+    t0 = time.perf_counter(); subprocess.run([sys.executable, '-c', 'import openmind.trainer'], check=True); imports = time.perf_counter() - t0
+    variants = [('made', ['data_cache=false']), ('kept', [])] + ([('kept+compile', [])] if compile_ else [])
+    trs, setup, fill = {}, {}, {}
+    for name, ov in variants:
+        t0 = time.perf_counter(); torch.manual_seed(0)
+        tr = Trainer(resolve_config('tiny', ['out=/tmp/openmind-speed-' + name, *ov])).setup_data()
+        if name.endswith('compile'):
+            for layer in [*tr.model.base_llm.model.layers, *tr.model.encoder.tower.encoder.layers]: layer.compile(dynamic=True)
+        trs[name] = (tr, parted(tr)); setup[name] = time.perf_counter() - t0
+        if tr.kept.get('captioning'):   # every kept item made now, as a run makes them over its first epochs: the steps timed are the steady state
+            t0 = time.perf_counter()
+            for st in tr.streams.values():
+                for i in range(len(st.ds)): st.ds[i]
+            fill[name] = time.perf_counter() - t0
+    timed_s, logs, first, loss1 = {n: 0.0 for n in trs}, {}, {}, {}
+    for k in range(0, warm + steps, block):
+        for name, (tr, step) in trs.items():
+            for _ in range(block):
+                log, dt = step(); logs[name] = log
+                if tr.step == 1: first[name], loss1[name] = dt, log['loss']
+                if k >= warm: timed_s[name] += dt
+            if k + block == warm: tr.parts.clear()   # parts over the timed steps only
+    tr, _ = trs['kept']
+    t0 = time.perf_counter(); tr.evaluate(); ev = time.perf_counter() - t0
+    t0 = time.perf_counter(); tr.save_checkpoint(); ck = time.perf_counter() - t0
+    print(f"\n### Speed: the tiny default, {steps} timed steps each after {warm} ({platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__})\n")
+    print('| variant | steps/s | vs made | ' + ' | '.join(['data', *[m for m in tr.streams], 'clip + AdamW']) + ' | loss at step 1 | at the last step |')
+    print('|---|---|---|' + '---|' * (len(tr.streams) + 4))
+    base = steps / timed_s['made']
+    for name, (t, _) in trs.items():
+        per = lambda p: f"{t.parts.get(p, 0.0) / steps:.3f}"
+        print(f"| {name} | {steps / timed_s[name]:.3f} | {steps / timed_s[name] / base:.2f}x | " + ' | '.join(per(p) for p in ['data', *t.streams, 'clip + AdamW'])
+              + f" | {loss1[name]:.6f} | {logs[name]['loss']:.6f} |")
+    print(f"\nseconds per step by part (mean over the timed steps; a mode's time is its forward + backward, averaged over all steps)")
+    print(f"once per run: imports {imports:.1f} s (a fresh `import openmind.trainer`), setup " + ', '.join(f'{n} {s:.1f} s' for n, s in setup.items())
+          + '; making every kept item once ' + ', '.join(f'{n} {s:.1f} s' for n, s in fill.items()) + f"; first step " + ', '.join(f'{n} {s:.1f} s' for n, s in first.items()) + f"; an evaluation (eval_batches={tr.c.eval_batches}) {ev:.1f} s; a checkpoint {ck:.1f} s")
+
+
 DRY_LLM = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 DRY_VISION = dict(image_size=384, patch_size=14, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4)
 
@@ -119,7 +190,11 @@ def gpu(n, dry_run=False):
 if __name__ == '__main__':
     p = argparse.ArgumentParser(); p.add_argument('--quick', action='store_true'); p.add_argument('--gpu-only', action='store_true')
     p.add_argument('--gpu-dry-run', action='store_true', help="run the GPU part's code on the CPU with a small model, batch 1, one timed step")
+    p.add_argument('--speed', action='store_true', help="only the speed part: items made every step vs kept, by part")
+    p.add_argument('--steps', type=int, default=100, help='--speed: timed steps per variant'); p.add_argument('--warm', type=int, default=5)
+    p.add_argument('--compile', action='store_true', help='--speed: also kept + torch.compile of the LLM and encoder layers')
     a = p.parse_args()
+    if a.speed: speed(a.steps, a.warm, a.compile); sys.exit()
     if not (a.gpu_only or a.gpu_dry_run): cpu(3 if a.quick else 10)
     if a.gpu_dry_run: gpu(1, dry_run=True)
     elif torch.cuda.is_available(): gpu(3 if a.quick else 10)

@@ -17,7 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativ
                       ValidationError, model_validator)
 
 # %% ../nbs/05a_config.ipynb #79ef3380
-MODES = ('captioning', 'vqa', 'grounding', 'retrieval', 'generation')   # the model's own modes (openmind.model)
+MODES = ('captioning', 'vqa', 'grounding', 'retrieval', 'generation', 'planning')   # the model's own modes (openmind.model)
 TRAIN_MODES = (*MODES, 'layout')      # `layout`: the spatial adapter on a frozen generator (openmind.adapter)
 LM_MODES = ('captioning', 'vqa', 'grounding')
 SCHEDULES = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup', 'inverse_sqrt',
@@ -93,6 +93,8 @@ class _Loop(_Strict):
     save_every: PositiveInt = 200
     keep: PositiveInt = 2                        # checkpoints kept (and the best one)
     num_workers: NonNegativeInt = 0              # DataLoader workers per mode
+    data_cache: Literal['auto', True, False] = 'auto' # make each item's tokens and pixels once and keep them (auto: when they fit data_cache_gib, no workers)
+    data_cache_gib: PositiveFloat = 1.0          # ... the most memory one mode's kept items may take under 'auto'
     log_with: list[str] = []                     # accelerate trackers: 'tensorboard', 'wandb', 'trackio', ...
 
 # %% ../nbs/05a_config.ipynb #f0c6da77
@@ -124,6 +126,13 @@ class TrainConfig(_Loop, _Optim, _Run):
         if q := [k for k in ('quantize', 'quantize_vision') if self.model_args.get(k)]:
             raise ValueError(f"parallel='fsdp' with model_args.{q[0]}: bitsandbytes weights are not sharded; quantize under ddp, or shard in bf16")
         return self
+
+    @model_validator(mode='after')
+    def _data_cache(self):
+        if self.data_cache is True and self.num_workers:
+            raise ValueError(f"data_cache=true with num_workers={self.num_workers}: each worker would rebuild its own cache every epoch; set num_workers=0 or data_cache=auto")
+        return self
+
 
 # %% ../nbs/05a_config.ipynb #01e7d6a7
 class ConfigError(ValueError):

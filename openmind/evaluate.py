@@ -8,7 +8,8 @@ import contextlib, dataclasses, importlib.util, io, itertools, json, math, os, r
 from pathlib import Path
 import torch
 from torch import Tensor
-from .boxes import box_iou
+from .boxes import box_iou, as_boxes
+from . import shapes
 from .data import read_records, write_records, CaptionRecord, VQARecord, GroundingRecord, load_image
 from .model import parse_boxes, _chunks, PhraseGroundingDataset
 from .config import ArgParser, positive, read_run_config
@@ -18,10 +19,10 @@ __all__ = ['CONTRACTIONS', 'NUMBER_WORDS', 'ARTICLES', 'PUNCT', 'VQA_COMPUTATION
            'normalize_answer', 'vqa_accuracy', 'vqa_overall', 'is_box_answer', 'vqa_score', 'tokenize_caption',
            'java_available', 'spice_missing', 'caption_scores', 'relevance', 'recall_at_k', 'grounding_scores',
            'resolve_checkpoint', 'val_manifest', 'eval_caption', 'eval_vqa', 'eval_grounding', 'eval_retrieval',
-           'draw_scenes', 'PhraseDetector', 'detector_fidelity', 'check_gill', 'eval_labeling',
-           'coco_captions_to_jsonl', 'vqav2_to_jsonl', 'hub_to_jsonl', 'fingerprint', 'evaluate', 'is_shapes_world',
-           'summary_table', 'format_table', 'plot_predictions', 'plot_retrieval', 'metric_notes', 'write_report',
-           'main']
+           'layout_caption', 'planning_scores', 'eval_planning', 'draw_scenes', 'PhraseDetector', 'detector_fidelity',
+           'check_gill', 'eval_labeling', 'coco_captions_to_jsonl', 'vqav2_to_jsonl', 'hub_to_jsonl', 'fingerprint',
+           'evaluate', 'is_shapes_world', 'summary_table', 'format_table', 'plot_predictions', 'plot_retrieval',
+           'metric_notes', 'write_report', 'main']
 
 # %% ../nbs/10_evaluate.ipynb #c8b73871
 CONTRACTIONS = {
@@ -225,9 +226,9 @@ def resolve_checkpoint(path) -> dict:
     return {'model': model, 'adapter': adapter, 'config': read_run_config(run), 'run': run}
 
 # %% ../nbs/10_evaluate.ipynb #b91cbc19
-TASKS = ('caption', 'vqa', 'grounding', 'retrieval', 'layout', 'generation', 'labeling')
-_MODE_OF = {'caption': 'captioning', 'vqa': 'vqa', 'grounding': 'grounding', 'retrieval': 'retrieval', 'generation': 'layout', 'layout': 'layout'}
-_DEFAULT_VAL = {'caption': 'val/captions.jsonl', 'vqa': 'val/vqa.jsonl', 'grounding': 'val/layout.jsonl', 'retrieval': 'val/captions.jsonl',
+TASKS = ('caption', 'vqa', 'grounding', 'retrieval', 'planning', 'layout', 'generation', 'labeling')
+_MODE_OF = {'caption': 'captioning', 'vqa': 'vqa', 'grounding': 'grounding', 'retrieval': 'retrieval', 'planning': 'planning', 'generation': 'layout', 'layout': 'layout'}
+_DEFAULT_VAL = {'caption': 'val/captions.jsonl', 'vqa': 'val/vqa.jsonl', 'grounding': 'val/layout.jsonl', 'retrieval': 'val/captions.jsonl', 'planning': 'val/layout.jsonl',
                 'generation': 'val/layout.jsonl', 'layout': 'val/layout.jsonl', 'labeling': 'val/wukong.tsv'}
 
 def val_manifest(task: str, data, config: dict) -> Path:
@@ -292,6 +293,36 @@ def eval_retrieval(model, manifest, limit=None, ks=(1, 5, 10), progress: bool = 
     return {**{f't2i/{k}': v for k, v in t2i.items()}, **{f'i2t/{k}': v for k, v in i2t.items()}, 'n_texts': len(texts), 'n_images': len(images),
             'samples': [{'text': texts[t], 'top': [images[j] for j in top[t].tolist()], 'right': [bool(rel[t, j]) for j in top[t].tolist()]}
                         for t in range(min(4, len(texts)))]}
+
+# %% ../nbs/10_evaluate.ipynb #99ba7a46
+def layout_caption(phrases, boxes, size: int = 64) -> str|None:
+    "The shapes world's caption of a layout (normalized boxes), or None when empty or a phrase is not one of its colours and shapes."
+    objs = []
+    for p, b in zip(phrases, as_boxes(boxes).tolist()):
+        w = p.split()
+        if len(w) != 2 or w[0] not in shapes.COLOURS or w[1] not in shapes.SHAPES: return None
+        objs.append(shapes.Shape(w[1], w[0], tuple(v * size for v in b)))
+    return shapes.caption(objs) if objs else None
+
+
+# %% ../nbs/10_evaluate.ipynb #90e7b20e
+def planning_scores(plans: list[dict], records: list) -> dict:
+    "Stage-1 scores of planned layouts (`plan_layout`'s dicts) against their `GroundingRecord`s, overall and by number of objects."
+    ok = [layout_caption(p['phrases'], p['boxes']) == r.caption for p, r in zip(plans, records)]
+    objs = [sorted(p['phrases']) == sorted(r.phrases) for p, r in zip(plans, records)]
+    mean = lambda xs: sum(xs) / max(len(xs), 1)
+    out = {'stage1': mean(ok), 'objects': mean(objs), 'n': len(records)}
+    for n in sorted({len(r.phrases) for r in records}):
+        out[f'stage1/{n} object{"s" * (n > 1)}'] = mean([o for o, r in zip(ok, records) if len(r.phrases) == n])
+    return out
+
+def eval_planning(model, manifest, limit=None, batch_size: int = 64, progress: bool = True) -> dict:
+    "`planning_scores` of `model.plan_layout` for the captions of a shapes-world layout manifest, with sample layouts."
+    recs = list(itertools.islice(read_records(manifest, GroundingRecord), limit))
+    plans = [p for ch in _bar(_chunks([r.caption for r in recs], batch_size), 'planning', progress) for p in model.plan_layout(ch)]
+    return planning_scores(plans, recs) | {'samples': [{'caption': r.caption, 'phrases': p['phrases'], 'boxes': p['boxes'].tolist(), 'image': r.image}
+                                                       for p, r in zip(plans[:8], recs)]}
+
 
 # %% ../nbs/10_evaluate.ipynb #70b77725
 def _to_pil(img: Tensor):
@@ -482,6 +513,9 @@ def _run_task(t, model, ck, data, cache, limit, gen_limit, steps, guidance_scale
     if t == 'vqa': return eval_vqa(model, m, limit, batch_size, progress, vqa)
     if t == 'grounding': return eval_grounding(model, m, limit, batch_size, progress)
     if t == 'retrieval': return eval_retrieval(model, m, limit, progress=progress)
+    if t == 'planning':
+        if not is_shapes_world(data): return {'skipped': f'{data} is not a shapes world (stage 1 needs its caption rules)'}
+        return eval_planning(model, m, limit, batch_size, progress)
     if t == 'labeling': return eval_labeling(ck['model'], m, val_manifest('layout', data, ck['config']), cache / 'labeling', limit, batch_size, progress)
     if ck['adapter'] is None: return {'skipped': 'the checkpoint has no spatial adapter (train the layout mode)'}
     if 'pipe' not in state: state['pipe'] = _generator(ck, model.device)
@@ -512,10 +546,11 @@ def evaluate(checkpoint, data=None, tasks=TASKS, limit=None, gen_limit: int = 64
     return res
 
 # %% ../nbs/10_evaluate.ipynb #a6dee1a5
-GOALS = {('vqa', 'accuracy'): 0.8, ('grounding', 'accuracy'): 0.6, ('retrieval', 't2i/R@1'): 0.5,
+GOALS = {('vqa', 'accuracy'): 0.8, ('grounding', 'accuracy'): 0.6, ('retrieval', 't2i/R@1'): 0.5, ('planning', 'stage1'): 0.9,
          ('layout', 'mean_iou with boxes'): 0.6, ('layout', 'correct with boxes'): 0.7}
 _SHOW = {'caption': ['cider_d', 'bleu4', 'meteor', 'rouge_l', 'spice', 'exact'], 'vqa': ['accuracy', 'accuracy/answer', 'accuracy/box'],
          'grounding': ['accuracy', 'mean_iou'], 'retrieval': ['t2i/R@1', 't2i/R@5', 't2i/R@10', 'i2t/R@1', 'i2t/R@5'],
+         'planning': ['stage1', 'objects', 'stage1/1 object', 'stage1/2 objects', 'stage1/3 objects'],
          'labeling': ['annotated_pct', 'mean_iou', 'precision@0.5', 'recall@0.5']}
 
 def is_shapes_world(data) -> bool:

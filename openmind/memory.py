@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from .data import CaptionDataset, VQADataset
 from .encoder import VisionEncoder, PRESETS as VISION_PRESETS
-from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset,
+from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset, PlanningDataset,
                             TINY_DIR, enable_checkpointing)
 from .config import ArgParser, ConfigError, TrainConfig, train_config, load_config, apply_overrides, resolve_config, positive, LM_MODES
 
@@ -137,7 +137,7 @@ class ModeShape:
     labels: int
 
 def _items(mode, manifest, n, m):
-    ds = {'vqa': VQADataset, 'grounding': PhraseGroundingDataset}.get(mode, CaptionDataset)(manifest)
+    ds = {'vqa': VQADataset, 'grounding': PhraseGroundingDataset, 'planning': PlanningDataset}.get(mode, CaptionDataset)(manifest)
     its = [ds[k] for k in range(min(n, len(ds)))]
     if mode == 'generation': its = [{'caption': i['caption'], 'cond': torch.zeros(m.config.cond_len, m.config.cond_dim)} for i in its]
     return its

@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from safetensors import safe_open, SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, CLIPTextConfig, CLIPTextModel, Qwen2Config, Qwen2ForCausalLM
-from .boxes import as_boxes, norm_to_qwen, qwen_to_norm
+from .boxes import as_boxes, norm_to_qwen, qwen_to_norm, validate_boxes
 from .data import read_records, load_image, build_tokenizer, GroundingRecord, MAX_IMAGE_PIXELS
 from .encoder import VisionEncoder, Projector, PRESETS as VISION_PRESETS
 from . import shapes
@@ -27,16 +27,17 @@ __all__ = ['TINY_DIR', 'DEFAULT_PROMPTS', 'TINY_COND', 'IMAGE_TOKEN', 'RET_TOKEN
            'CONFIG_NAME', 'WEIGHTS_NAME', 'shapes_corpus', 'build_tiny_assets', 'img_tokens', 'add_special_tokens',
            'NewRowsEmbedding', 'NewRowsHead', 'CondEncoder', 'cond_targets', 'OpenMindConfig', 'make_config',
            'GILLMapper', 'gen_l2', 'gather_with_grad', 'info_nce', 'load_llm', 'load_vision', 'OpenMind',
-           'expand_image_tokens', 'pad_right', 'box_text', 'parse_boxes', 'Collator', 'ModeOutput',
-           'PhraseGroundingDataset', 'GenerationDataset', 'quantization_config', 'enable_checkpointing']
+           'expand_image_tokens', 'pad_right', 'box_text', 'parse_boxes', 'plan_text', 'parse_plan', 'plan_order',
+           'Collator', 'ModeOutput', 'PhraseGroundingDataset', 'GenerationDataset', 'PlanningDataset',
+           'quantization_config', 'enable_checkpointing']
 
 # %% ../nbs/04_model.ipynb #01e13a74
 TINY_DIR = files('openmind') / 'assets' / 'tiny'
-DEFAULT_PROMPTS = {'captioning': 'Describe the image.', 'grounding': 'Locate {phrase}.'}
+DEFAULT_PROMPTS = {'captioning': 'Describe the image.', 'grounding': 'Locate {phrase}.', 'planning': 'Lay out {caption}.'}
 
 def shapes_corpus(n:int=3000, seed:int=0, size:int=64) -> list[str]:
     "Every kind of text the shapes world and our prompts produce, in English and Chinese."
-    rng, texts = np.random.default_rng(seed), list(DEFAULT_PROMPTS.values())
+    rng, texts = np.random.default_rng(seed), [DEFAULT_PROMPTS[k] for k in ('captioning', 'grounding')]   # the packaged tokenizer's corpus
     for lang in ('en', 'zh'):
         for _ in range(n):
             objs = shapes.sample_scene(rng, size)
@@ -436,7 +437,7 @@ def trainable_parameters(self: OpenMind) -> dict[str, nn.Parameter]:
 
 # %% ../nbs/04_model.ipynb #1dd38bc7
 ITEM_KEYS = {'captioning': ('image', 'caption'), 'vqa': ('image', 'question', 'answers'), 'grounding': ('image', 'phrase', 'boxes'),
-             'retrieval': ('image', 'caption'), 'generation': ('caption', 'cond')}
+             'retrieval': ('image', 'caption'), 'generation': ('caption', 'cond'), 'planning': ('caption', 'phrases', 'boxes')}
 
 def expand_image_tokens(ids: list[int], image_id: int, n_images: int, n_tokens: int, where: str = '') -> list[int]:
     "Replace each `<image>` id by `n_tokens` copies, after checking there is one per image."
@@ -460,6 +461,28 @@ def box_text(boxes) -> str:
 def parse_boxes(text: str) -> Tensor:
     "Every well-formed Qwen-VL box string in `text` → normalized boxes `[n, 4]`."
     return qwen_to_norm([[int(v) for v in m] for m in _BOX.findall(text)]).reshape(-1, 4)
+
+# %% ../nbs/04_model.ipynb #afb62f89
+_PLAN = re.compile(r'([^<]*?)<box>\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*,\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*</box>')
+
+def plan_text(phrases, boxes) -> str:
+    "A layout as text: each phrase, then its normalized box in the grounding format (` red circle<box>(x0,y0),(x1,y1)</box>…`)."
+    return ''.join(f' {p}{box_text(b[None])}' for p, b in zip(phrases, as_boxes(boxes)))
+
+def parse_plan(text: str) -> tuple[list[str], Tensor]:
+    "The phrases and normalized boxes `[n, 4]` of a layout's text; a box with no phrase, or an empty or flipped one, is dropped."
+    phrases, boxes = [], []
+    for m in _PLAN.finditer(text):
+        p, (x0, y0, x1, y1) = m.group(1).strip(), (int(v) for v in m.groups()[1:])
+        if p and x0 < x1 <= 1000 and y0 < y1 <= 1000: phrases.append(p); boxes.append([x0, y0, x1, y1])
+    return phrases, qwen_to_norm(boxes).reshape(-1, 4)
+
+def plan_order(caption: str, phrases, boxes) -> tuple[list[str], Tensor]:
+    "Objects in the order `caption` names them; objects named alike (or not found) left to right."
+    boxes = as_boxes(boxes); at = lambda p: caption.find(p) if p in caption else len(caption)
+    k = sorted(range(len(phrases)), key=lambda i: (at(phrases[i]), float(boxes[i, 0] + boxes[i, 2])))
+    return [phrases[i] for i in k], boxes[k]
+
 
 # %% ../nbs/04_model.ipynb #cdb5d875
 class Collator:
@@ -505,29 +528,43 @@ def pixels(self: Collator, images) -> Tensor:
 
 # %% ../nbs/04_model.ipynb #07c4d2ac
 @patch
+def item(self: Collator, x: dict, where: str = '') -> dict:
+    "One item's share of a batch before padding: token ids, labels, pixel values, positions (what the trainer's `data_cache` keeps)."
+    if miss := [n for n in ITEM_KEYS[self.mode] if n not in x]:
+        raise KeyError(f"{(where or self.mode + ' item').rstrip(': ')} lacks {miss}; {self.mode} items need {list(ITEM_KEYS[self.mode])}, got {sorted(x)}")
+    n = self.config.n_img_tokens
+    if self.mode in ('captioning', 'vqa', 'grounding'):
+        (ids, labels), f = self._lm_pair(x, where), {'pixel_values': self.pixels([x['image']])[0]}
+    elif self.mode == 'planning':   # text only: the caption in, its objects and their boxes out
+        prompt = self.config.prompts.get('planning', DEFAULT_PROMPTS['planning']).format(caption=x['caption'])
+        (ids, labels), f = self.encode(self.prompt_text(prompt, n_images=0), plan_text(*plan_order(x['caption'], x['phrases'], x['boxes'])), 0, where=where), {}
+    elif self.mode == 'retrieval':
+        ids, labels = self.encode((self.tok.bos_token or '') + x['caption'] + RET_TOKEN, n_images=0)[0], None
+        f = {'pixel_values': self.pixels([x['image']])[0], 'ret_positions': len(ids) - 1}
+    else:
+        ids, labels = self.encode((self.tok.bos_token or '') + x['caption'], ''.join(img_tokens(n)), 0, eos=False)
+        f = {'img_positions': [len(ids) - n + j for j in range(n)], 'cond': torch.as_tensor(x['cond'])}
+    return f | {'ids': ids} | ({} if labels is None else {'labels': labels})
+
+
+# %% ../nbs/04_model.ipynb #a710bdaf
+@patch
+def pad(self: Collator, feats: list[dict]) -> dict:
+    "Items' shares (`Collator.item`) → one batch: stacked pixels and targets, right-padded ids, attention mask and labels."
+    if not feats: raise ValueError(f"{self.mode}: empty batch")
+    batch = {k: torch.stack([f[k] for f in feats]) for k in ('pixel_values', 'cond') if k in feats[0]}
+    batch |= {k: torch.tensor([f[k] for f in feats]) for k in ('ret_positions', 'img_positions') if k in feats[0]}
+    ids = [f['ids'] for f in feats]
+    batch['input_ids'] = pad_right(ids, self.tok.pad_token_id)
+    batch['attention_mask'] = pad_right([[1] * len(s) for s in ids], 0)
+    if 'labels' in feats[0]: batch['labels'] = pad_right([f['labels'] for f in feats], -100)
+    return batch
+
+@patch
 def __call__(self: Collator, items: list[dict]) -> dict:
     if not items: raise ValueError(f"{self.mode}: empty batch")
-    need = ITEM_KEYS[self.mode]
-    for k, x in enumerate(items):
-        if miss := [n for n in need if n not in x]:
-            raise KeyError(f"{self.mode} item {k} lacks {miss}; {self.mode} items need {list(need)}, got {sorted(x)}")
-    pad = self.tok.pad_token_id
-    if self.mode in ('captioning', 'vqa', 'grounding'):
-        ids, labels = zip(*[self._lm_pair(x, f'{self.mode} item {k}: ') for k, x in enumerate(items)])
-        batch = {'pixel_values': self.pixels([x['image'] for x in items])}
-    elif self.mode == 'retrieval':
-        ids = [self.encode((self.tok.bos_token or '') + x['caption'] + RET_TOKEN, n_images=0)[0] for x in items]
-        labels = None; batch = {'pixel_values': self.pixels([x['image'] for x in items]),
-                                'ret_positions': torch.tensor([len(s) - 1 for s in ids])}
-    else:
-        ids, labels = zip(*[self.encode((self.tok.bos_token or '') + x['caption'], ''.join(img_tokens(self.config.n_img_tokens)), 0, eos=False)
-                            for x in items])
-        batch = {'img_positions': torch.tensor([[len(s) - self.config.n_img_tokens + j for j in range(self.config.n_img_tokens)] for s in ids]),
-                 'cond': torch.stack([torch.as_tensor(x['cond']) for x in items])}
-    batch['input_ids'] = pad_right(ids, pad)
-    batch['attention_mask'] = pad_right([[1] * len(s) for s in ids], 0)
-    if labels is not None: batch['labels'] = pad_right(labels, -100)
-    return batch
+    return self.pad([self.item(x, f'{self.mode} item {k}: ') for k, x in enumerate(items)])
+
 
 # %% ../nbs/04_model.ipynb #1e422673
 @patch
@@ -586,11 +623,11 @@ def forward(self: OpenMind, mode: str, **batch) -> ModeOutput:
 
 # %% ../nbs/04_model.ipynb #64a208ae
 @patch
-def _text_loss(self: OpenMind, input_ids, labels, attention_mask, pixel_values) -> ModeOutput:
+def _text_loss(self: OpenMind, input_ids, labels, attention_mask, pixel_values=None) -> ModeOutput:
     loss, n, per = self._lm_loss(self.hidden_states(input_ids, attention_mask, pixel_values), labels)
     return ModeOutput(loss, n, {'lm': loss.item()}, per)
 
-OpenMind._captioning_loss = OpenMind._vqa_loss = OpenMind._grounding_loss = OpenMind._text_loss
+OpenMind._captioning_loss = OpenMind._vqa_loss = OpenMind._grounding_loss = OpenMind._planning_loss = OpenMind._text_loss
 
 @patch
 def _retrieval_loss(self: OpenMind, input_ids, attention_mask, ret_positions, pixel_values) -> ModeOutput:
@@ -631,6 +668,15 @@ class GenerationDataset(Dataset):
         if self._f is None: self._f = safe_open(self.cache, 'pt')
         return {'caption': self.captions[i], 'cond': self._f.get_slice('embeds')[i].float()}
     def __getstate__(self): return self.__dict__ | {'_f': None}   # file handles don't cross to worker processes
+
+# %% ../nbs/04_model.ipynb #277f5a04
+class PlanningDataset(Dataset):
+    "The captions of a layout manifest with their objects, no pictures: `{'caption', 'phrases', 'boxes'}` (the `planning` mode)."
+    def __init__(self, manifest): self.records = list(read_records(manifest, GroundingRecord, resolve=False))
+    def __len__(self): return len(self.records)
+    def __getitem__(self, i):
+        r = self.records[i]; return {'caption': r.caption, 'phrases': r.phrases, 'boxes': r.boxes}
+
 
 # %% ../nbs/04_model.ipynb #2df6444e
 @patch
@@ -698,6 +744,20 @@ def ground(self: OpenMind, images, phrases, **kw):
     images, phrases, one = _paired(images, phrases, 'phrases'); c = self.collator('grounding')
     out = [parse_boxes(t) for t in self.generate_text([c.prompt_text(self.config.prompts['grounding'].format(phrase=p)) for p in phrases], images, **kw)]
     return out[0] if one else out
+
+# %% ../nbs/04_model.ipynb #e010a758
+@patch
+def plan_layout(self: OpenMind, prompts, max_new_tokens: int = 128, max_boxes: int|None = None, **kw):
+    "The layout the model plans for a prompt (→ dict) or a list (→ list): `{'phrases', 'boxes', 'text'}`, boxes normalized xyxy `[n, 4]`."
+    prompts, one = _listify(prompts)
+    if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts): raise ValueError(f"plan_layout needs non-empty text prompts, got {prompts!r}")
+    c, tmpl, out = self.collator('planning'), self.config.prompts.get('planning', DEFAULT_PROMPTS['planning']), []
+    for t in self.generate_text([c.prompt_text(tmpl.format(caption=p), n_images=0) for p in prompts], None, max_new_tokens=max_new_tokens, **kw):
+        ph, bx = parse_plan(t)
+        v = validate_boxes(bx[:max_boxes], None, ph[:max_boxes], where='planned layout')
+        out.append({'phrases': v.phrases, 'boxes': v.boxes, 'text': t})
+    return out[0] if one else out
+
 
 # %% ../nbs/04_model.ipynb #8b224893
 def _chunks(xs, n): return [xs[i:i + n] for i in range(0, len(xs), n)]

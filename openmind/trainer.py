@@ -8,21 +8,21 @@ import contextlib, json, math, os, shutil, signal, time, warnings
 from pathlib import Path
 import torch
 from torch import nn, Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from fastcore.basics import patch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from .data import CaptionDataset, VQADataset
 from .config import TrainConfig, make_schedule, LM_MODES
-from .model import OpenMind, CondEncoder, PhraseGroundingDataset, GenerationDataset, enable_checkpointing
+from .model import OpenMind, CondEncoder, PhraseGroundingDataset, PlanningDataset, GenerationDataset, enable_checkpointing
 from .adapter import LayoutObjective, load_generator, layout_collate, save_adapter
 from .memory import flops_per_token, peak_flops, memory_recorder
 from .shard import shard, is_sharded, clip_grad_norm, save_train_state, load_train_state
 
 # %% auto #0
 __all__ = ['NO_DECAY', 'VAL_SEED', 'STATE', 'mode_dataset', 'ModeStream', 'param_groups', 'layout_param_groups', 'sharding',
-           'Trainer', 'latest_checkpoint']
+           'Trainer', 'CachedItems', 'nbytes', 'latest_checkpoint']
 
 # %% ../nbs/06_trainer.ipynb #f95b857f
 def mode_dataset(mode: str, manifest, cond: CondEncoder|None = None):
@@ -31,6 +31,7 @@ def mode_dataset(mode: str, manifest, cond: CondEncoder|None = None):
     if mode in ('captioning', 'retrieval'): return CaptionDataset(manifest)
     if mode == 'vqa': return VQADataset(manifest)
     if mode == 'grounding': return PhraseGroundingDataset(manifest)
+    if mode == 'planning': return PlanningDataset(manifest)
     return GenerationDataset(manifest, cond)
 
 # %% ../nbs/06_trainer.ipynb #a971f42a
@@ -128,7 +129,7 @@ class Trainer:
         self.step, self.skips, self.consecutive, self.best, self.history = 0, 0, 0, None, []
         self.out, self._stop = Path(c.out), None
         self.weights = {m: s.weight for m, s in c.modes.items()}
-        self.streams, self.val = {}, {}
+        self.streams, self.val, self.kept = {}, {}, {}
 
 # %% ../nbs/06_trainer.ipynb #96ecce97
 @patch
@@ -179,6 +180,35 @@ def _dataset(self: Trainer, mode: str, manifest, cond=None):
     if not Path(manifest).exists(): raise FileNotFoundError(f"layout: data file {manifest} not found")
     return self.layout.dataset(manifest)
 
+# %% ../nbs/06_trainer.ipynb #245ef441
+class CachedItems(Dataset):
+    "`fn(dataset[i])` made on first use and kept in memory: for datasets whose item `i` never changes (every OpenMind dataset)."
+    def __init__(self, dataset, fn=None): self.dataset, self.fn, self.kept = dataset, fn, {}
+    def __len__(self): return len(self.dataset)
+    def __getitem__(self, i):
+        if i not in self.kept: x = self.dataset[i]; self.kept[i] = self.fn(x) if self.fn else x
+        return self.kept[i]
+
+def nbytes(x) -> int:
+    "Memory held by an item: its tensors' bytes, 8 per number in lists, the length of strings (nested dicts and lists followed)."
+    if isinstance(x, Tensor): return x.nbytes
+    if isinstance(x, dict): return sum(map(nbytes, x.values()))
+    if isinstance(x, (list, tuple)): return sum(map(nbytes, x))
+    return len(x) if isinstance(x, str) else 8
+
+
+# %% ../nbs/06_trainer.ipynb #58e4ed4d
+@patch
+def _kept(self: Trainer, mode: str, ds, coll):
+    "A mode's dataset and collate function: items made once and kept (`data_cache`), or made for every batch."
+    c, fn = self.c, None if mode == 'layout' else coll.item
+    keep = c.data_cache
+    if keep == 'auto': keep = c.num_workers == 0 and len(ds) * nbytes(fn(ds[0]) if fn else ds[0]) <= c.data_cache_gib * 2**30
+    self.kept[mode] = bool(keep)
+    if not keep: return ds, coll
+    return CachedItems(ds, fn), coll if mode == 'layout' else coll.pad
+
+
 # %% ../nbs/06_trainer.ipynb #f4540aa2
 @patch
 def setup_data(self: Trainer):
@@ -191,19 +221,19 @@ def setup_data(self: Trainer):
             raise ValueError(f"generation: the generator's text encoder is {cond.dim} wide but the model's mapper makes {self.model.config.cond_dim}")
     for k, (m, spec) in enumerate(c.modes.items()):
         coll = layout_collate if m == 'layout' else self.model.collator(m)
-        with acc.main_process_first(): ds = self._dataset(m, root / spec.train, cond)
-        self.streams[m] = ModeStream(ds, coll, spec.batch_size, c.seed + 1000 * k, acc.process_index,
+        with acc.main_process_first(): ds, collate = self._kept(m, self._dataset(m, root / spec.train, cond), coll)
+        self.streams[m] = ModeStream(ds, collate, spec.batch_size, c.seed + 1000 * k, acc.process_index,
                                      acc.num_processes, c.num_workers, name=f"{m} ({root / spec.train})")
         if spec.val:
-            with acc.main_process_first(): vds = self._dataset(m, root / spec.val, cond)
-            self.val[m] = acc.prepare_data_loader(DataLoader(vds, batch_size=spec.batch_size, collate_fn=coll, num_workers=c.num_workers))
+            with acc.main_process_first(): vds, vcollate = self._kept(m, self._dataset(m, root / spec.val, cond), coll)
+            self.val[m] = acc.prepare_data_loader(DataLoader(vds, batch_size=spec.batch_size, collate_fn=vcollate, num_workers=c.num_workers))
     return self
 
 # %% ../nbs/06_trainer.ipynb #be7f86f2
 def _n(batch: dict) -> int: return len(batch['input_ids'] if 'input_ids' in batch else batch['image'])
 
 def _count(mode: str, batch: dict) -> int:
-    if mode in LM_MODES: return int((batch['labels'][:, 1:] != -100).sum())
+    if mode in (*LM_MODES, 'planning'): return int((batch['labels'][:, 1:] != -100).sum())   # token-weighted
     return _n(batch)
 
 def _to(batch: dict, device) -> dict: return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
