@@ -285,6 +285,31 @@ SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block
                  up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'),
                  cross_attention_dim=768, attention_head_dim=8)
 
+# %% ../nbs/05_adapter.ipynb #0a9b2baf
+from .model import OpenMind
+
+# %% ../nbs/05_adapter.ipynb #f5380d7a
+@patch
+def draw(self: OpenMind, pipe, prompts, layout='plan', conditioning: str = 'gill', grounding_fraction: float = 1.0, seed: int = 0, **kw) -> dict:
+    "Pictures for `prompts` through `pipe` (with the spatial adapter), each object in its box of `layout` ('plan', None, or a layout per prompt)."
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    if conditioning not in ('gill', 'text'): raise ValueError(f"conditioning must be 'gill' or 'text', got {conditioning!r}")
+    if layout is None: layouts = [{'phrases': [], 'boxes': torch.zeros(0, 4)} for _ in prompts]
+    elif isinstance(layout, str) and layout == 'plan': layouts = self.plan_layout(prompts)
+    else:
+        given = [layout] if isinstance(layout, dict) else list(layout)
+        if len(given) != len(prompts): raise ValueError(f"{len(given)} layouts for {len(prompts)} prompts")
+        layouts = []
+        for i, l in enumerate(given):
+            v = validate_boxes(l.get('boxes', []), l.get('size'), l.get('phrases'), where=f'layout {i}')
+            layouts.append({'phrases': list(v.phrases or []), 'boxes': v.boxes})
+    cond = {'prompt': prompts} if conditioning == 'text' else {'prompt_embeds': self.image_conditioning(prompts).to(pipe.device)}
+    kw = {'output_type': 'pt', 'generator': [torch.Generator().manual_seed(seed + i) for i in range(len(prompts))]} | kw
+    out = layout_generate(pipe, boxes=[l['boxes'] for l in layouts], phrases=[list(l['phrases']) for l in layouts],
+                          grounding_fraction=grounding_fraction if layout is not None else 0.0, **cond, **kw)
+    return {'images': out.images, 'layouts': [{'phrases': list(l['phrases']), 'boxes': l['boxes']} for l in layouts]}
+
+
 # %% ../nbs/05_adapter.ipynb #1a0b728c
 from torch.utils.data import Dataset
 from .data import read_records, GroundingRecord, load_image
