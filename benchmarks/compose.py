@@ -24,6 +24,7 @@ import torch
 os.environ.setdefault('TQDM_DISABLE', '1')
 from openmind import shapes
 from openmind.adapter import detect
+from openmind.data import GroundingRecord
 from openmind.evaluate import resolve_checkpoint, layout_caption, planning_scores, _generator
 from openmind.model import OpenMind
 
@@ -39,6 +40,11 @@ def prompts(n, train_manifest, seed=7):
             out.append((cap, [o.phrase() for o in objs], torch.tensor([[v / 64 for v in o.box] for o in objs])))
             want[len(objs)] -= 1
     return out
+
+
+def record(caption, phrases, boxes) -> GroundingRecord:
+    "A prompt as the record `planning_scores` compares plans with."
+    return GroundingRecord('', caption, [{'phrase': p, 'box': b} for p, b in zip(phrases, boxes.tolist())], 64, 64)
 
 
 def satisfied(image, caption, phrases) -> bool:
@@ -58,7 +64,7 @@ def main():
     ps = prompts(a.n, Path(a.data) / 'train/layout.jsonl')
     caps = [c for c, _, _ in ps]
     t0 = time.perf_counter(); plans = [p for k in range(0, len(caps), 64) for p in model.plan_layout(caps[k:k + 64])]; t_plan = time.perf_counter() - t0
-    recs = [shapes_record(c, ph, bx) for c, ph, bx in ps]
+    recs = [record(c, ph, bx) for c, ph, bx in ps]
     rows = {'stage 1 (planned boxes, no picture)': [s == c for s, c in zip([layout_caption(p['phrases'], p['boxes']) for p in plans], caps)]}
     settings = [('text, no layout', 'text', None), ('GILL, no layout', 'gill', None), ('GILL, planned layout', 'gill', 'plan'),
                 ('GILL, true layout', 'gill', 'true')]
@@ -82,11 +88,6 @@ def main():
     st = planning_scores(plans, recs)
     print(f"\nplanning_scores of the plans: stage1 {st['stage1']:.3f}, right objects {st['objects']:.3f}; planning took {t_plan:.1f} s; drawing "
           + ', '.join(f'{n} {t:.0f} s' for n, t in times.items()))
-
-
-def shapes_record(caption, phrases, boxes):
-    from openmind.data import GroundingRecord
-    return GroundingRecord('', caption, [{'phrase': p, 'box': b} for p, b in zip(phrases, boxes.tolist())], 64, 64)
 
 
 if __name__ == '__main__':

@@ -295,7 +295,9 @@ def draw(self: OpenMind, pipe, prompts, layout='plan', conditioning: str = 'gill
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     if conditioning not in ('gill', 'text'): raise ValueError(f"conditioning must be 'gill' or 'text', got {conditioning!r}")
     if layout is None: layouts = [{'phrases': [], 'boxes': torch.zeros(0, 4)} for _ in prompts]
-    elif isinstance(layout, str) and layout == 'plan': layouts = self.plan_layout(prompts)
+    elif isinstance(layout, str):
+        if layout != 'plan': raise ValueError(f"layout must be 'plan', None, or one {{'phrases', 'boxes'}} per prompt, got {layout!r}")
+        layouts = self.plan_layout(prompts)
     else:
         given = [layout] if isinstance(layout, dict) else list(layout)
         if len(given) != len(prompts): raise ValueError(f"{len(given)} layouts for {len(prompts)} prompts")

@@ -526,6 +526,12 @@ def pixels(self: Collator, images) -> Tensor:
     images = [im if hasattr(im, 'convert') else load_image(im) for im in images]
     return self.proc(images=images, return_tensors='pt')['pixel_values']
 
+@patch
+def plan_prompt(self: Collator, caption: str) -> str:
+    "The templated `planning` prompt for a caption (text only; models saved before the mode existed get the default template)."
+    return self.prompt_text(self.config.prompts.get('planning', DEFAULT_PROMPTS['planning']).format(caption=caption), n_images=0)
+
+
 # %% ../nbs/04_model.ipynb #07c4d2ac
 @patch
 def item(self: Collator, x: dict, where: str = '') -> dict:
@@ -536,8 +542,8 @@ def item(self: Collator, x: dict, where: str = '') -> dict:
     if self.mode in ('captioning', 'vqa', 'grounding'):
         (ids, labels), f = self._lm_pair(x, where), {'pixel_values': self.pixels([x['image']])[0]}
     elif self.mode == 'planning':   # text only: the caption in, its objects and their boxes out
-        prompt = self.config.prompts.get('planning', DEFAULT_PROMPTS['planning']).format(caption=x['caption'])
-        (ids, labels), f = self.encode(self.prompt_text(prompt, n_images=0), plan_text(*plan_order(x['caption'], x['phrases'], x['boxes'])), 0, where=where), {}
+        target = plan_text(*plan_order(x['caption'], x['phrases'], x['boxes']))
+        (ids, labels), f = self.encode(self.plan_prompt(x['caption']), target, 0, where=where), {}
     elif self.mode == 'retrieval':
         ids, labels = self.encode((self.tok.bos_token or '') + x['caption'] + RET_TOKEN, n_images=0)[0], None
         f = {'pixel_values': self.pixels([x['image']])[0], 'ret_positions': len(ids) - 1}
@@ -751,8 +757,8 @@ def plan_layout(self: OpenMind, prompts, max_new_tokens: int = 128, max_boxes: i
     "The layout the model plans for a prompt (→ dict) or a list (→ list): `{'phrases', 'boxes', 'text'}`, boxes normalized xyxy `[n, 4]`."
     prompts, one = _listify(prompts)
     if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts): raise ValueError(f"plan_layout needs non-empty text prompts, got {prompts!r}")
-    c, tmpl, out = self.collator('planning'), self.config.prompts.get('planning', DEFAULT_PROMPTS['planning']), []
-    for t in self.generate_text([c.prompt_text(tmpl.format(caption=p), n_images=0) for p in prompts], None, max_new_tokens=max_new_tokens, **kw):
+    c, out = self.collator('planning'), []
+    for t in self.generate_text([c.plan_prompt(p) for p in prompts], None, max_new_tokens=max_new_tokens, **kw):
         ph, bx = parse_plan(t)
         v = validate_boxes(bx[:max_boxes], None, ph[:max_boxes], where='planned layout')
         out.append({'phrases': v.phrases, 'boxes': v.boxes, 'text': t})

@@ -129,7 +129,7 @@ class Trainer:
         self.step, self.skips, self.consecutive, self.best, self.history = 0, 0, 0, None, []
         self.out, self._stop = Path(c.out), None
         self.weights = {m: s.weight for m, s in c.modes.items()}
-        self.streams, self.val, self.kept = {}, {}, {}
+        self.streams, self.val = {}, {}
 
 # %% ../nbs/06_trainer.ipynb #96ecce97
 @patch
@@ -201,12 +201,16 @@ def nbytes(x) -> int:
 @patch
 def _kept(self: Trainer, mode: str, ds, coll):
     "A mode's dataset and collate function: items made once and kept (`data_cache`), or made for every batch."
-    c, fn = self.c, None if mode == 'layout' else coll.item
-    keep = c.data_cache
-    if keep == 'auto': keep = c.num_workers == 0 and len(ds) * nbytes(fn(ds[0]) if fn else ds[0]) <= c.data_cache_gib * 2**30
-    self.kept[mode] = bool(keep)
+    c, kept = self.c, CachedItems(ds, None if mode == 'layout' else coll.item)
+    keep = c.data_cache   # auto: sized from the first item, which stays kept
+    if keep == 'auto': keep = c.num_workers == 0 and len(ds) * nbytes(kept[0]) <= c.data_cache_gib * 2**30
     if not keep: return ds, coll
-    return CachedItems(ds, fn), coll if mode == 'layout' else coll.pad
+    return kept, coll if mode == 'layout' else coll.pad
+
+@patch(as_prop=True)
+def kept(self: Trainer) -> dict:
+    "Per mode, whether its training items are kept (`data_cache`)."
+    return {m: isinstance(s.ds, CachedItems) for m, s in self.streams.items()}
 
 
 # %% ../nbs/06_trainer.ipynb #f4540aa2
