@@ -5,12 +5,15 @@ background is, for several samplers and guidance scales in the same run; and a l
     python benchmarks/base.py eval runs/base-v/ema2000 --settings ddim:3,dpm++:3,unipc:3:10   # sampler:guidance[:steps]
     python benchmarks/base.py train runs/base-v --steps 2000 --prediction v_prediction   # EMA + min-SNR-5 for that target
     python benchmarks/base.py figure runs/base-x0 ema3000 benchmarks/base_x0.png          # loss curve, true vs drawn images
+    python benchmarks/base.py train runs/base-te --init tiny --text-encoder --steps 1000 --prediction sample   # tune the text encoder too
 
 `eval` draws 64 validation scenes from their captions (seeds 0-63, one batch per setting) and scores them with
 `openmind.adapter.detect`: right colour and shape per requested object, and the background noise (mean absolute
 difference of background-classified pixels from the background colour; 0 on the shapes world's own images).
 `train` writes an `emaN/` folder (the EMA weights and the scheduler config with the prediction target) every 250 steps
 (diffusers' `EMAModel`; the package's `min_snr_weight` and lr schedules); `eval` reads the target from that scheduler config.
+`--init` starts from a trained UNet folder ('tiny': the packaged base); `--text-encoder` trains the generator's text encoder
+with the UNet (embeddings then computed every step) and saves it as `emaN/text_encoder`, which `eval` and `figure` load.
 """
 import argparse, json, textwrap, time
 from pathlib import Path
@@ -20,6 +23,7 @@ from diffusers.training_utils import EMAModel
 from openmind.adapter import (LayoutDataset, diffusion_target, layout_collate, layout_fidelity, load_generator, min_snr_weight, tiny_pipeline, _embed_prompts,
                               _lr_schedule, _MIN_SNR, _PALETTE)
 from openmind.shapes import ensure_shapes
+from transformers import CLIPTextModel
 
 SAMPLERS = {'ddim': lambda c: DDIMScheduler.from_config(c), 'ddim+clip': lambda c: DDIMScheduler.from_config(c, clip_sample=True),
             'dpm++': lambda c: DPMSolverMultistepScheduler.from_config(c),
@@ -33,8 +37,15 @@ def background_noise(images: torch.Tensor) -> float:
     return (images.permute(0, 2, 3, 1)[lab == 0] - _PALETTE[0]).abs().mean().item()
 
 
-def evaluate(base: str, settings: list[str], n: int = 64, data: str = 'data/shapes', steps: int = 25):
+def _load(base: str):
+    "The generator of a base folder, with the text encoder trained beside it when the folder has one."
     pipe = load_generator(base)   # a UNet folder's scheduler config says its prediction target
+    if (Path(base) / 'text_encoder').is_dir(): pipe.text_encoder = CLIPTextModel.from_pretrained(Path(base) / 'text_encoder').eval()
+    return pipe
+
+
+def evaluate(base: str, settings: list[str], n: int = 64, data: str = 'data/shapes', steps: int = 25):
+    pipe = _load(base)
     ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)]); cfg = dict(pipe.scheduler.config)
     for s in settings:   # sampler:guidance[:steps]
         name, gs, *st = s.split(':'); pipe.scheduler = SAMPLERS[name](cfg); t = time.time(); k = int(st[0]) if st else steps
@@ -46,39 +57,50 @@ def evaluate(base: str, settings: list[str], n: int = 64, data: str = 'data/shap
 
 
 def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 32, lr: float = 2e-3, snr_gamma: float = 5.0,
-          ema_decay: float = 0.999, lr_schedule: str = 'constant', data: str = 'data/shapes', seed: int = 0):
+          ema_decay: float = 0.999, lr_schedule: str = 'constant', data: str = 'data/shapes', seed: int = 0,
+          init: str|None = None, text_encoder: bool = False):
     """Base from captions: `prediction` epsilon | v_prediction | sample (x0), min-SNR-γ weighting for that target (0: off), EMA
     of the weights, lr constant after 100 warm-up steps (or one-cycle over `steps`); images and caption embeddings computed once."""
-    torch.manual_seed(seed); pipe = tiny_pipeline(seed=seed, prediction_type=prediction); unet = pipe.unet.train().requires_grad_(True)
+    torch.manual_seed(seed)
+    pipe = tiny_pipeline(seed=seed, prediction_type=prediction) if init is None else load_generator(init)
+    if init is not None and pipe.scheduler.config.prediction_type != prediction: raise SystemExit(
+        f"--init {init}: its UNet predicts {pipe.scheduler.config.prediction_type}, not --prediction {prediction}")
+    unet, te = pipe.unet.float().train().requires_grad_(True), pipe.text_encoder
+    params = list(unet.parameters()) + (list(te.train().requires_grad_(True).parameters()) if text_encoder else [])
     ds = LayoutDataset(Path(data) / 'train/layout.jsonl', 32); items = [ds[i] for i in range(len(ds))]
-    X = torch.stack([i['image'] for i in items])
-    E = torch.cat([_embed_prompts(pipe, [i['caption'] for i in items[k:k + 250]]) for k in range(0, len(items), 250)])
-    null, g = _embed_prompts(pipe, ['']), torch.Generator().manual_seed(seed)
+    X = torch.stack([i['image'] for i in items]); caps = [i['caption'] for i in items]
+    tok = lambda c: pipe.tokenizer(list(c), padding='max_length', max_length=pipe.tokenizer.model_max_length, truncation=True, return_tensors='pt').input_ids
+    if text_encoder: T, tnull = tok(caps), tok([''])
+    else: E = torch.cat([_embed_prompts(pipe, caps[k:k + 250]) for k in range(0, len(items), 250)]); null = _embed_prompts(pipe, [''])
+    g = torch.Generator().manual_seed(seed)
     ns = DDPMScheduler.from_config(pipe.scheduler.config)
-    opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sch = _lr_schedule(opt, lr_schedule, steps)
-    ema = EMAModel(unet.parameters(), decay=ema_decay, use_ema_warmup=True, power=2 / 3)
+    ema = EMAModel(params, decay=ema_decay, use_ema_warmup=True, power=2 / 3)
     losses, t0 = [], time.time(); out.mkdir(parents=True, exist_ok=True)
     for step in range(steps):
         idx = torch.randint(0, len(X), (batch_size,), generator=g); x0 = X[idx]
-        emb = torch.where((torch.rand(batch_size, generator=g) < 0.1)[:, None, None], null, E[idx])   # 10 % null captions
+        drop = torch.rand(batch_size, generator=g) < 0.1   # 10 % null captions
+        emb = te(torch.where(drop[:, None], tnull, T[idx]))[0] if text_encoder else torch.where(drop[:, None, None], null, E[idx])
         noise, t = torch.randn(x0.shape, generator=g), torch.randint(0, ns.config.num_train_timesteps, (batch_size,), generator=g)
         err = (unet(ns.add_noise(x0, noise, t), t, encoder_hidden_states=emb).sample - diffusion_target(ns, x0, noise, t)).pow(2).flatten(1).mean(1)
         if snr_gamma: err = err * min_snr_weight(ns, t, snr_gamma)
         loss = err.mean()
         opt.zero_grad(set_to_none=True); loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0); opt.step(); sch.step(); ema.step(unet.parameters()); losses.append(loss.item())
+        torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); sch.step(); ema.step(params); losses.append(loss.item())
         if (step + 1) % 250 == 0 or step + 1 == steps:
             print(f"step {step + 1} loss {sum(losses[-250:]) / len(losses[-250:]):.4f} {time.time() - t0:.0f} s", flush=True)
-            ema.store(unet.parameters()); ema.copy_to(unet.parameters()); d = out / f'ema{step + 1}'
-            unet.save_pretrained(d); pipe.scheduler.save_pretrained(d); ema.restore(unet.parameters())
+            ema.store(params); ema.copy_to(params); d = out / f'ema{step + 1}'
+            unet.save_pretrained(d); pipe.scheduler.save_pretrained(d)
+            if text_encoder: te.save_pretrained(d / 'text_encoder')
+            ema.restore(params)
             (out / 'losses.json').write_text(json.dumps(losses))
 
 
 def figure(run: Path, ema: str, out: Path, n: int = 12, data: str = 'data/shapes', steps: int = 25):
     "The run's loss per step (mean of 50) beside `n` validation captions: the true images on top, the base's drawings below."
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-    pipe = load_generator(str(run / ema))
+    pipe = _load(str(run / ema))
     ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)])
     imgs = pipe(b['caption'], num_inference_steps=steps, guidance_scale=3.0, output_type='pt',
                 generator=[torch.Generator().manual_seed(i) for i in range(n)]).images
@@ -101,8 +123,12 @@ if __name__ == '__main__':
     t.add_argument('--snr-gamma', type=float, default=5.0); t.add_argument('--batch-size', type=int, default=32)
     t.add_argument('--prediction', default='epsilon', choices=tuple(_MIN_SNR))
     t.add_argument('--lr-schedule', default='constant', choices=('constant', 'onecycle'))
+    t.add_argument('--init', help="a trained UNet folder to start from ('tiny': the packaged base)")
+    t.add_argument('--text-encoder', action='store_true', help="train the generator's text encoder with the UNet")
+    t.add_argument('--lr', type=float, default=2e-3)
     f = sub.add_parser('figure'); f.add_argument('run', type=Path); f.add_argument('ema'); f.add_argument('out', type=Path)
     a = p.parse_args(); ensure_shapes('data/shapes')
     if a.cmd == 'eval': evaluate(a.base, a.settings.split(','), a.n)
     elif a.cmd == 'figure': figure(a.run, a.ema, a.out)
-    else: train(a.out, a.steps, a.prediction, a.batch_size, snr_gamma=a.snr_gamma, lr_schedule=a.lr_schedule)
+    else: train(a.out, a.steps, a.prediction, a.batch_size, a.lr, snr_gamma=a.snr_gamma, lr_schedule=a.lr_schedule,
+                init=a.init, text_encoder=a.text_encoder)

@@ -12,10 +12,18 @@ Rows, in one run, prompt i drawn from seed i in every row:
     GILL, no layout          the model's [IMG] tokens through the mapper, no boxes
     GILL, planned layout     the same, each object in the box of the model's own plan (`OpenMind.draw(layout='plan')`)
     GILL, true layout        the same with the scene's true boxes (the ceiling)
+    conversation             "Draw <prompt>." through generate_for_images_and_texts: the reply, its planned layout, the picture
     stage 1                  the planned layouts themselves, scored by the same rule on their boxes (no picture)
+
+Then the conversation's retrieve-or-generate decision (`openmind.chat`): picture requests ("Show me ...", "Draw ...",
+"Can I see ...?") of held-out prompts, half naming a scene of the bank (the training images; captions not among those the
+head was fitted on), half a new combination (captions of new scenes of seed 5, none in training nor among the head's fitting cases), through
+`generate_for_images_and_texts` with the run's bank and decision head: how often a picture is shown, the reply names the
+prompt, and the decision is right (bank → ret, new → gen).
 
     python benchmarks/compose.py --checkpoint runs/tiny            # 400 prompts
     python benchmarks/compose.py --checkpoint runs/tiny --n 96     # quicker
+    python benchmarks/compose.py --checkpoint runs/tiny --decision-only   # the decision rows alone (about a minute)
 """
 import argparse, json, os, time
 from pathlib import Path
@@ -26,7 +34,8 @@ from openmind import shapes
 from openmind.adapter import detect
 from openmind.data import GroundingRecord
 from openmind.evaluate import resolve_checkpoint, layout_caption, planning_scores, _generator
-from openmind.model import OpenMind
+from openmind.model import OpenMind, DIALOGUE_ASKS
+from openmind.chat import ImageBank, decision_cases, load_decision, new_captions
 
 
 def prompts(n, train_manifest, seed=7):
@@ -54,20 +63,48 @@ def satisfied(image, caption, phrases) -> bool:
     return layout_caption(phrases, torch.stack([d['box'] for d in found])) == caption
 
 
+def decisions(model, bank, head, n=400, seed=5, batch_size=32):
+    "Decision accuracy on n balanced held-out picture requests: n/2 bank scenes (→ ret), n/2 new combinations (→ gen)."
+    fit_known, fit_new = decision_cases(bank)
+    rng, pool = np.random.default_rng(seed), sorted(set(bank.captions) - set(fit_known))
+    known = [pool[i] for i in rng.permutation(len(pool))[:n // 2]]
+    new = new_captions(bank.captions, n // 2, seed=seed, exclude=fit_new)   # new combinations the head was not fitted on
+    cases = [(c, 'ret') for c in known] + [(c, 'gen') for c in new]
+    asks = [DIALOGUE_ASKS[k % len(DIALOGUE_ASKS)].format(caption=c) for k, (c, _) in enumerate(cases)]
+    outs = [o for k in range(0, len(asks), batch_size)
+            for o in model.generate_for_images_and_texts([[q] for q in asks[k:k + batch_size]], bank=bank, decision_head=head)]
+    shown = [len(o) > 1 for o in outs]; named = [o[0] == c for o, (c, _) in zip(outs, cases)]
+    right = [len(o) > 1 and o[1]['decision'] == want for o, (_, want) in zip(outs, cases)]
+    multi = [k for k, (c, w) in enumerate(cases) if w == 'ret' and c.split().count('a') >= 2]
+    found = [o[1]['ret'][0]['caption'] == c for o, (c, w) in zip(outs, cases) if w == 'ret' and len(o) > 1 and o[1]['decision'] == 'ret']
+    return {'n': len(cases), 'bank': len(known), 'new': len(new), 'picture shown': np.mean(shown), 'reply names the prompt': np.mean(named),
+            'decision accuracy': np.mean(right), 'bank prompts (→ ret)': np.mean(right[:len(known)]), 'new prompts (→ gen)': np.mean(right[len(known):]),
+            'bank prompts of 2-3 objects': np.mean([right[k] for k in multi]) if multi else float('nan'), 'n bank 2-3 objects': len(multi),
+            'retrieved scene has the prompt\'s caption': np.mean(found) if found else float('nan')}
+
+
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--checkpoint', default='runs/tiny'); ap.add_argument('--data', default='data/shapes')
     ap.add_argument('--n', type=int, default=400); ap.add_argument('--steps', type=int, default=10); ap.add_argument('--guidance', type=float, default=3.0)
-    ap.add_argument('--batch-size', type=int, default=16)
+    ap.add_argument('--batch-size', type=int, default=16); ap.add_argument('--decision-only', action='store_true')
     a = ap.parse_args()
     ck = resolve_checkpoint(a.checkpoint); model = OpenMind.from_pretrained(ck['model']).eval(); pipe = _generator(ck, 'cpu')
     pipe.set_progress_bar_config(disable=True)
     ps = prompts(a.n, Path(a.data) / 'train/layout.jsonl')
+    t0 = time.perf_counter(); bank = ImageBank.from_manifest(model, Path(a.data) / 'train/layout.jsonl')
+    dec = decisions(model, bank, load_decision(model, ck['model'], bank))
+    print(f"\n### Retrieve or generate: {dec['n']} held-out picture requests ({dec['bank']} bank scenes, {dec['new']} new), checkpoint {a.checkpoint}, "
+          f"{time.perf_counter() - t0:.0f} s\n\n| measure | value |\n|---|---|")
+    for k, v in dec.items():
+        if k not in ('n', 'bank', 'new', 'n bank 2-3 objects'): print(f"| {k} | {v:.3f} |")
+    print(f"\n({dec['n bank 2-3 objects']} of the bank prompts name two or three objects.)")
+    if a.decision_only: return
     caps = [c for c, _, _ in ps]
     t0 = time.perf_counter(); plans = [p for k in range(0, len(caps), 64) for p in model.plan_layout(caps[k:k + 64])]; t_plan = time.perf_counter() - t0
     recs = [record(c, ph, bx) for c, ph, bx in ps]
     rows = {'stage 1 (planned boxes, no picture)': [s == c for s, c in zip([layout_caption(p['phrases'], p['boxes']) for p in plans], caps)]}
     settings = [('text, no layout', 'text', None), ('GILL, no layout', 'gill', None), ('GILL, planned layout', 'gill', 'plan'),
-                ('GILL, true layout', 'gill', 'true')]
+                ('GILL, true layout', 'gill', 'true'), ('conversation ("Draw ..."), planned layout', 'chat', 'plan')]
     times = {}
     for name, cond, lay in settings:
         ok, t0 = [], time.perf_counter()
@@ -75,7 +112,12 @@ def main():
             chunk = ps[k:k + a.batch_size]
             layout = ([{'phrases': ph, 'boxes': bx} for _, ph, bx in chunk] if lay == 'true' else
                       plans[k:k + a.batch_size] if lay == 'plan' else None)
-            imgs = model.draw(pipe, [c for c, _, _ in chunk], layout, cond, seed=k, num_inference_steps=a.steps, guidance_scale=a.guidance)['images']
+            if cond == 'chat':   # the whole conversation: "Draw ..." → the reply → its planned layout → a picture (drawing forced)
+                outs = model.generate_for_images_and_texts([[f'Draw {c}.'] for c, _, _ in chunk], decision='gen', force_image=True, pipe=pipe, layout='plan',
+                                                           num_inference_steps=a.steps, guidance_scale=a.guidance,
+                                                           generator=[torch.Generator().manual_seed(k + i) for i in range(len(chunk))])
+                imgs = [o[1]['gen']['image'] for o in outs]
+            else: imgs = model.draw(pipe, [c for c, _, _ in chunk], layout, cond, seed=k, num_inference_steps=a.steps, guidance_scale=a.guidance)['images']
             ok += [satisfied(im, c, ph) for im, (c, ph, _) in zip(imgs, chunk)]
         rows[name], times[name] = ok, time.perf_counter() - t0
     n_obj = [len(ph) for _, ph, _ in ps]

@@ -17,7 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativ
                       ValidationError, model_validator)
 
 # %% ../nbs/05a_config.ipynb #79ef3380
-MODES = ('captioning', 'vqa', 'grounding', 'retrieval', 'generation', 'planning')   # the model's own modes (openmind.model)
+MODES = ('captioning', 'vqa', 'grounding', 'retrieval', 'generation', 'planning', 'dialogue')   # the model's own modes (openmind.model)
 TRAIN_MODES = (*MODES, 'layout')      # `layout`: the spatial adapter on a frozen generator (openmind.adapter)
 LM_MODES = ('captioning', 'vqa', 'grounding')
 SCHEDULES = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup', 'inverse_sqrt',

@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from .data import CaptionDataset, VQADataset
 from .encoder import VisionEncoder, PRESETS as VISION_PRESETS
-from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset, PlanningDataset,
+from .model import (OpenMind, make_config, load_llm, load_vision, add_special_tokens, info_nce, gen_l2, PhraseGroundingDataset, PlanningDataset, DialogueDataset,
                             TINY_DIR, enable_checkpointing)
 from .config import ArgParser, ConfigError, TrainConfig, train_config, load_config, apply_overrides, resolve_config, positive, LM_MODES
 
@@ -137,7 +137,7 @@ class ModeShape:
     labels: int
 
 def _items(mode, manifest, n, m):
-    ds = {'vqa': VQADataset, 'grounding': PhraseGroundingDataset, 'planning': PlanningDataset}.get(mode, CaptionDataset)(manifest)
+    ds = {'vqa': VQADataset, 'grounding': PhraseGroundingDataset, 'planning': PlanningDataset, 'dialogue': DialogueDataset}.get(mode, CaptionDataset)(manifest)
     its = [ds[k] for k in range(min(n, len(ds)))]
     if mode == 'generation': its = [{'caption': i['caption'], 'cond': torch.zeros(m.config.cond_len, m.config.cond_dim)} for i in its]
     return its
@@ -155,7 +155,7 @@ def mode_shapes(config, model: OpenMind, text_len: int|None = None) -> dict[str,
             out[mode] = ModeShape(bs, b['input_ids'].shape[1], -(-lab // len(b['input_ids'])))
         else:
             t = text_len or model.config.max_text_tokens
-            img = model.n_image_tokens if mode in LM_MODES else model.config.n_img_tokens if mode == 'generation' else 0
+            img = model.n_image_tokens if mode in (*LM_MODES, 'dialogue') else model.config.n_img_tokens if mode == 'generation' else 0
             out[mode] = ModeShape(bs, img + t, 0 if mode == 'retrieval' else t // 2)
     return out
 
@@ -165,7 +165,7 @@ def probe(model: OpenMind, mode: str, s: ModeShape) -> torch.Tensor:
     dev, dec = model.device, model.base_llm.get_decoder()
     pv = lambda: torch.zeros(s.batch, 3, model.encoder.image_size, model.encoder.image_size, device=dev)
     emb = model.llm.get_input_embeddings()(torch.zeros(s.batch, s.length, dtype=torch.long, device=dev))
-    if mode in LM_MODES:
+    if mode in (*LM_MODES, 'dialogue'):   # a dialogue batch is costed as if every turn had its picture
         vis = model.projector(model.encoder(pv()).float()).to(emb.dtype)
         emb = torch.cat([vis, emb[:, vis.shape[1]:]], 1)
     mask = torch.ones(s.batch, 1, s.length, s.length, dtype=torch.bool, device=dev).tril()

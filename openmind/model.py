@@ -24,12 +24,12 @@ from .config import MODES
 
 # %% auto #0
 __all__ = ['TINY_DIR', 'DEFAULT_PROMPTS', 'TINY_COND', 'IMAGE_TOKEN', 'RET_TOKEN', 'TINY_LLM', 'PRESETS', 'QUANTIZE', 'ITEM_KEYS',
-           'CONFIG_NAME', 'WEIGHTS_NAME', 'shapes_corpus', 'build_tiny_assets', 'img_tokens', 'add_special_tokens',
-           'NewRowsEmbedding', 'NewRowsHead', 'CondEncoder', 'cond_targets', 'OpenMindConfig', 'make_config',
-           'GILLMapper', 'gen_l2', 'gather_with_grad', 'info_nce', 'load_llm', 'load_vision', 'OpenMind',
-           'expand_image_tokens', 'pad_right', 'box_text', 'parse_boxes', 'plan_text', 'parse_plan', 'plan_order',
-           'Collator', 'ModeOutput', 'PhraseGroundingDataset', 'GenerationDataset', 'PlanningDataset',
-           'quantization_config', 'enable_checkpointing']
+           'DIALOGUE_ASKS', 'DIALOGUE_TURNS', 'NUMBER_WORDS', 'CONFIG_NAME', 'WEIGHTS_NAME', 'shapes_corpus',
+           'build_tiny_assets', 'img_tokens', 'add_special_tokens', 'NewRowsEmbedding', 'NewRowsHead', 'CondEncoder',
+           'cond_targets', 'OpenMindConfig', 'make_config', 'GILLMapper', 'gen_l2', 'gather_with_grad', 'info_nce',
+           'load_llm', 'load_vision', 'OpenMind', 'expand_image_tokens', 'pad_right', 'box_text', 'parse_boxes',
+           'plan_text', 'parse_plan', 'plan_order', 'Collator', 'ModeOutput', 'PhraseGroundingDataset',
+           'GenerationDataset', 'PlanningDataset', 'DialogueDataset', 'quantization_config', 'enable_checkpointing']
 
 # %% ../nbs/04_model.ipynb #01e13a74
 TINY_DIR = files('openmind') / 'assets' / 'tiny'
@@ -437,7 +437,8 @@ def trainable_parameters(self: OpenMind) -> dict[str, nn.Parameter]:
 
 # %% ../nbs/04_model.ipynb #1dd38bc7
 ITEM_KEYS = {'captioning': ('image', 'caption'), 'vqa': ('image', 'question', 'answers'), 'grounding': ('image', 'phrase', 'boxes'),
-             'retrieval': ('image', 'caption'), 'generation': ('caption', 'cond'), 'planning': ('caption', 'phrases', 'boxes')}
+             'retrieval': ('image', 'caption'), 'generation': ('caption', 'cond'), 'planning': ('caption', 'phrases', 'boxes'),
+             'dialogue': ('prompt', 'target', 'picture')}
 
 def expand_image_tokens(ids: list[int], image_id: int, n_images: int, n_tokens: int, where: str = '') -> list[int]:
     "Replace each `<image>` id by `n_tokens` copies, after checking there is one per image."
@@ -544,6 +545,10 @@ def item(self: Collator, x: dict, where: str = '') -> dict:
     elif self.mode == 'planning':   # text only: the caption in, its objects and their boxes out
         target = plan_text(*plan_order(x['caption'], x['phrases'], x['boxes']))
         (ids, labels), f = self.encode(self.plan_prompt(x['caption']), target, 0, where=where), {}
+    elif self.mode == 'dialogue':   # a turn: text (and maybe an image) in; a reply that ends in the [IMG] tokens when it shows one
+        k, pic = int(x.get('image') is not None), bool(x['picture'])
+        (ids, labels) = self.encode(self.prompt_text(x['prompt'], k), x['target'] + (''.join(img_tokens(n)) if pic else ''), k, eos=not pic, where=where)
+        f = {'pixel_values': self.pixels([x['image']])[0]} if k else {}
     elif self.mode == 'retrieval':
         ids, labels = self.encode((self.tok.bos_token or '') + x['caption'] + RET_TOKEN, n_images=0)[0], None
         f = {'pixel_values': self.pixels([x['image']])[0], 'ret_positions': len(ids) - 1}
@@ -558,7 +563,7 @@ def item(self: Collator, x: dict, where: str = '') -> dict:
 def pad(self: Collator, feats: list[dict]) -> dict:
     "Items' shares (`Collator.item`) → one batch: stacked pixels and targets, right-padded ids, attention mask and labels."
     if not feats: raise ValueError(f"{self.mode}: empty batch")
-    batch = {k: torch.stack([f[k] for f in feats]) for k in ('pixel_values', 'cond') if k in feats[0]}
+    batch = {k: torch.stack([f[k] for f in feats if k in f]) for k in ('pixel_values', 'cond') if any(k in f for f in feats)}   # dialogue: some items have no image
     batch |= {k: torch.tensor([f[k] for f in feats]) for k in ('ret_positions', 'img_positions') if k in feats[0]}
     ids = [f['ids'] for f in feats]
     batch['input_ids'] = pad_right(ids, self.tok.pad_token_id)
@@ -633,7 +638,7 @@ def _text_loss(self: OpenMind, input_ids, labels, attention_mask, pixel_values=N
     loss, n, per = self._lm_loss(self.hidden_states(input_ids, attention_mask, pixel_values), labels)
     return ModeOutput(loss, n, {'lm': loss.item()}, per)
 
-OpenMind._captioning_loss = OpenMind._vqa_loss = OpenMind._grounding_loss = OpenMind._planning_loss = OpenMind._text_loss
+OpenMind._captioning_loss = OpenMind._vqa_loss = OpenMind._grounding_loss = OpenMind._planning_loss = OpenMind._dialogue_loss = OpenMind._text_loss
 
 @patch
 def _retrieval_loss(self: OpenMind, input_ids, attention_mask, ret_positions, pixel_values) -> ModeOutput:
@@ -683,6 +688,23 @@ class PlanningDataset(Dataset):
     def __getitem__(self, i):
         r = self.records[i]; return {'caption': r.caption, 'phrases': r.phrases, 'boxes': r.boxes}
 
+
+# %% ../nbs/04_model.ipynb #90b36661
+DIALOGUE_ASKS = ('Show me {caption}.', 'Draw {caption}.', 'Can I see {caption}?')
+DIALOGUE_TURNS = {'count': 'How many objects in {caption}?', 'what': 'What is this?', 'another': 'Another like this.'}
+NUMBER_WORDS = ('none', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
+
+class DialogueDataset(Dataset):
+    "One turn per scene of a layout manifest, four kinds in turn: `{'prompt', 'target', 'picture', 'image'?}` (the `dialogue` mode)."
+    def __init__(self, manifest): self.records = list(read_records(manifest, GroundingRecord))
+    def __len__(self): return len(self.records)
+    def __getitem__(self, i):
+        r, kind = self.records[i], i % 4
+        if kind == 0: return {'prompt': DIALOGUE_ASKS[i // 4 % len(DIALOGUE_ASKS)].format(caption=r.caption), 'target': r.caption, 'picture': True}
+        if kind == 1:
+            n = len(r.phrases); return {'prompt': DIALOGUE_TURNS['count'].format(caption=r.caption), 'picture': False,
+                                        'target': NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)}
+        return {'prompt': DIALOGUE_TURNS['what' if kind == 2 else 'another'], 'target': r.caption, 'picture': kind == 3, 'image': r.image}
 
 # %% ../nbs/04_model.ipynb #2df6444e
 @patch

@@ -15,7 +15,7 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from .data import CaptionDataset, VQADataset
 from .config import TrainConfig, make_schedule, LM_MODES
-from .model import OpenMind, CondEncoder, PhraseGroundingDataset, PlanningDataset, GenerationDataset, enable_checkpointing
+from .model import OpenMind, CondEncoder, PhraseGroundingDataset, PlanningDataset, DialogueDataset, GenerationDataset, enable_checkpointing
 from .adapter import LayoutObjective, load_generator, layout_collate, save_adapter
 from .memory import flops_per_token, peak_flops, memory_recorder
 from .shard import shard, is_sharded, clip_grad_norm, save_train_state, load_train_state
@@ -32,6 +32,7 @@ def mode_dataset(mode: str, manifest, cond: CondEncoder|None = None):
     if mode == 'vqa': return VQADataset(manifest)
     if mode == 'grounding': return PhraseGroundingDataset(manifest)
     if mode == 'planning': return PlanningDataset(manifest)
+    if mode == 'dialogue': return DialogueDataset(manifest)
     return GenerationDataset(manifest, cond)
 
 # %% ../nbs/06_trainer.ipynb #a971f42a
@@ -237,7 +238,7 @@ def setup_data(self: Trainer):
 def _n(batch: dict) -> int: return len(batch['input_ids'] if 'input_ids' in batch else batch['image'])
 
 def _count(mode: str, batch: dict) -> int:
-    if mode in (*LM_MODES, 'planning'): return int((batch['labels'][:, 1:] != -100).sum())   # token-weighted
+    if mode in (*LM_MODES, 'planning', 'dialogue'): return int((batch['labels'][:, 1:] != -100).sum())   # token-weighted
     return _n(batch)
 
 def _to(batch: dict, device) -> dict: return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
