@@ -217,13 +217,14 @@ def _decide(self: OpenMind, rows, bank, head, decision, ret_scale_factor: float)
         if bank is None: raise ValueError("decision='ret' needs a bank (ImageBank) to retrieve from")
         sc, ix = _bank_scores(self, bank, [r['prompt'] for r in rows])
     else: sc = ix = None
-    if decision is not None or bank is None:   # no bank: draw, as GILL does without its embedding matrix
-        d = decision or 'gen'; return [(d, {'ret': float(d == 'ret'), 'gen': float(d == 'gen')}, sc, ix)] * len(rows) if sc is None else \
-            [(d, {'ret': float(d == 'ret'), 'gen': float(d == 'gen')}, sc[k], ix[k]) for k in range(len(rows))]
-    if head is None: raise ValueError("a bank needs a decision head (decision_head=, from fit_decision) or decision='ret'|'gen'")
-    with torch.no_grad(): p = head(self._img0_states(rows).cpu(), sc[:, :2]).softmax(-1)
-    p = p * torch.tensor([ret_scale_factor, 1.0]); p = p / p.sum(-1, keepdim=True)
-    return [(DECISIONS[int(p[k].argmax())], {'ret': p[k, 0].item(), 'gen': p[k, 1].item()}, sc[k], ix[k]) for k in range(len(rows))]
+    if decision is not None or bank is None:   # forced, or no bank: draw, as GILL does without its embedding matrix
+        p = torch.tensor([[float(decision == 'ret'), float(decision != 'ret')]]).expand(len(rows), 2)
+    else:
+        if head is None: raise ValueError("a bank needs a decision head (decision_head=, from fit_decision) or decision='ret'|'gen'")
+        with torch.no_grad(): p = head(self._img0_states(rows).cpu(), sc[:, :2]).softmax(-1)
+        p = p * torch.tensor([ret_scale_factor, 1.0]); p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
+    return [(DECISIONS[int(p[k].argmax())], {'ret': p[k, 0].item(), 'gen': p[k, 1].item()},
+             None if sc is None else sc[k], None if ix is None else ix[k]) for k in range(len(rows))]
 
 # %% ../nbs/11_chat.ipynb #18c5ea55
 @patch
