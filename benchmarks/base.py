@@ -5,6 +5,7 @@ background is, for several samplers and guidance scales in the same run; and a l
     python benchmarks/base.py eval runs/base-v/ema2000 --settings ddim:3,dpm++:3,unipc:3:10   # sampler:guidance[:steps]
     python benchmarks/base.py train runs/base-v --steps 2000 --prediction v_prediction   # EMA + min-SNR-5 for that target
     python benchmarks/base.py figure runs/base-x0 ema3000 benchmarks/base_x0.png          # loss curve, true vs drawn images
+    python benchmarks/base.py train runs/base-ctl --init tiny --prediction sample --lr 1e-3 --steps 1000 [--text-time]   # continue it
     python benchmarks/base.py train runs/base-te --init tiny --text-encoder --steps 1000 --prediction sample   # tune the text encoder too
 
 `eval` draws 64 validation scenes from their captions (seeds 0-63, one batch per setting) and scores them with
@@ -23,6 +24,7 @@ from diffusers.training_utils import EMAModel
 from openmind.adapter import (LayoutDataset, diffusion_target, layout_collate, layout_fidelity, load_generator, min_snr_weight, tiny_pipeline, _embed_prompts,
                               _lr_schedule, _MIN_SNR, _PALETTE)
 from openmind.shapes import ensure_shapes
+from diffusers import UNet2DConditionModel
 from transformers import CLIPTextModel
 
 SAMPLERS = {'ddim': lambda c: DDIMScheduler.from_config(c), 'ddim+clip': lambda c: DDIMScheduler.from_config(c, clip_sample=True),
@@ -58,13 +60,14 @@ def evaluate(base: str, settings: list[str], n: int = 64, data: str = 'data/shap
 
 def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 32, lr: float = 2e-3, snr_gamma: float = 5.0,
           ema_decay: float = 0.999, lr_schedule: str = 'constant', data: str = 'data/shapes', seed: int = 0,
-          init: str|None = None, text_encoder: bool = False):
+          init: str|None = None, text_encoder: bool = False, text_time: bool = False):
     """Base from captions: `prediction` epsilon | v_prediction | sample (x0), min-SNR-γ weighting for that target (0: off), EMA
     of the weights, lr constant after 100 warm-up steps (or one-cycle over `steps`); images and caption embeddings computed once."""
     torch.manual_seed(seed)
     pipe = tiny_pipeline(seed=seed, prediction_type=prediction) if init is None else load_generator(init)
     if init is not None and pipe.scheduler.config.prediction_type != prediction: raise SystemExit(
         f"--init {init}: its UNet predicts {pipe.scheduler.config.prediction_type}, not --prediction {prediction}")
+    if text_time: pipe.unet = with_text_time(pipe.unet)
     unet, te = pipe.unet.float().train().requires_grad_(True), pipe.text_encoder
     params = list(unet.parameters()) + (list(te.train().requires_grad_(True).parameters()) if text_encoder else [])
     ds = LayoutDataset(Path(data) / 'train/layout.jsonl', 32); items = [ds[i] for i in range(len(ds))]
@@ -97,16 +100,33 @@ def train(out: Path, steps: int, prediction: str = 'epsilon', batch_size: int = 
             (out / 'losses.json').write_text(json.dumps(losses))
 
 
-def figure(run: Path, ema: str, out: Path, n: int = 12, data: str = 'data/shapes', steps: int = 25):
-    "The run's loss per step (mean of 50) beside `n` validation captions: the true images on top, the base's drawings below."
+def with_text_time(unet: UNet2DConditionModel, heads: int = 4) -> UNet2DConditionModel:
+    """The same UNet plus DeepFloyd IF's pooled-caption time embedding (diffusers' `addition_embed_type='text'`: attention
+    pooling of the caption's hidden states, added to the timestep embedding of every ResNet block), zero at the start
+    (its last LayerNorm's weight and bias are 0), so a trained base keeps its outputs until the new path learns."""
+    if unet.config.addition_embed_type == 'text': return unet
+    new = UNet2DConditionModel.from_config({**unet.config, 'addition_embed_type': 'text', 'addition_embed_type_num_heads': heads})
+    missing, unexpected = new.load_state_dict(unet.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith('add_embedding.') for k in missing), (missing, unexpected)
+    torch.nn.init.zeros_(new.add_embedding.norm2.weight); torch.nn.init.zeros_(new.add_embedding.norm2.bias)
+    return new
+
+
+def figure(run: str, ema: str, out: Path, n: int = 12, data: str = 'data/shapes', steps: int = 25):
+    """The run's loss per step (mean of 50) beside `n` validation captions: the true images on top, the base's drawings below.
+    `run` may name several runs, comma-separated, each continuing the one before (`--init`): their losses are drawn end to
+    end, with a dotted line where each stage starts, and the drawings come from the last one's `ema` folder."""
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    runs = [Path(r) for r in str(run).split(',')]; run = runs[-1]
     pipe = _load(str(run / ema))
     ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)])
     imgs = pipe(b['caption'], num_inference_steps=steps, guidance_scale=3.0, output_type='pt',
                 generator=[torch.Generator().manual_seed(i) for i in range(n)]).images
-    losses = torch.tensor(json.loads((run / 'losses.json').read_text())); k = len(losses) // 50 * 50
+    stages = [json.loads((r / 'losses.json').read_text()) for r in runs]
+    losses = torch.tensor(sum(stages, [])); k = len(losses) // 50 * 50
     fig = plt.figure(figsize=(14, 3.2)); ax = fig.add_axes([0.04, 0.15, 0.2, 0.75])
     ax.plot(torch.arange(k).view(-1, 50)[:, -1] + 1, losses[:k].view(-1, 50).mean(1)); ax.set_yscale('log')
+    for start in torch.tensor([len(l) for l in stages[:-1]]).cumsum(0).tolist(): ax.axvline(start, ls=':', c='grey')
     ax.set_xlabel('step'); ax.set_title('weighted loss (mean of 50 steps)', fontsize=9)
     for r, row in enumerate(((b['image'] + 1) / 2, imgs)):
         for j in range(n):
@@ -126,9 +146,10 @@ if __name__ == '__main__':
     t.add_argument('--init', help="a trained UNet folder to start from ('tiny': the packaged base)")
     t.add_argument('--text-encoder', action='store_true', help="train the generator's text encoder with the UNet")
     t.add_argument('--lr', type=float, default=2e-3)
-    f = sub.add_parser('figure'); f.add_argument('run', type=Path); f.add_argument('ema'); f.add_argument('out', type=Path)
+    t.add_argument('--text-time', action='store_true', help="add DeepFloyd IF's pooled-caption time embedding to the UNet (zero at the start)")
+    f = sub.add_parser('figure'); f.add_argument('run', help='a run folder, or several comma-separated (each continuing the one before)'); f.add_argument('ema'); f.add_argument('out', type=Path)
     a = p.parse_args(); ensure_shapes('data/shapes')
     if a.cmd == 'eval': evaluate(a.base, a.settings.split(','), a.n)
     elif a.cmd == 'figure': figure(a.run, a.ema, a.out)
     else: train(a.out, a.steps, a.prediction, a.batch_size, a.lr, snr_gamma=a.snr_gamma, lr_schedule=a.lr_schedule,
-                init=a.init, text_encoder=a.text_encoder)
+                init=a.init, text_encoder=a.text_encoder, text_time=a.text_time)

@@ -22,8 +22,8 @@ __all__ = ['SD15_UNET', 'TINY_UNET', 'TINY_BASE', 'BASE_RECIPE', 'layer_grid', '
            'remove_spatial_adapter', 'Grounding', 'set_grounding', 'clear_grounding', 'encode_phrases',
            'layout_generate', 'PixelDiffusionPipeline', 'save_adapter', 'load_adapter', 'LayoutDataset',
            'layout_collate', 'detect', 'layout_fidelity', 'tiny_pipeline', 'diffusion_target', 'min_snr_weight',
-           'diffusion_loss', 'train_diffusion', 'load_generator', 'LayoutObjective', 'evaluate_layout', 'main',
-           'plot_layouts', 'grounding_attention', 'phrase_heatmaps', 'plot_grounding_attention']
+           'diffusion_loss', 'train_diffusion', 'load_generator', 'LayoutObjective', 'evaluate_layout', 'parse_stages',
+           'main', 'plot_layouts', 'grounding_attention', 'phrase_heatmaps', 'plot_grounding_attention']
 
 # %% ../nbs/05_adapter.ipynb #a1fe62c7
 def layer_grid(n: int, height: int, width: int) -> tuple[int, int]:
@@ -553,7 +553,23 @@ def evaluate_layout(pipe, manifest, n: int = 64, grounding_fraction: float = 1.0
 
 # %% ../nbs/05_adapter.ipynb #0aee34c2
 # how the packaged tiny base (openmind/assets/tiny/unet) was trained: benchmarks/RESULTS.md has its measurements
-BASE_RECIPE = dict(steps=3000, lr=2e-3, prediction='sample', snr_gamma=5.0, ema=0.999, lr_schedule='constant')
+BASE_RECIPE = dict(stages=((3000, 2e-3), (1000, 1e-3), (1000, 5e-4)),   # (steps, lr): each stage starts from the last one's EMA weights
+                   prediction='sample', snr_gamma=5.0, ema=0.999, lr_schedule='constant')
+
+# %% ../nbs/05_adapter.ipynb #b5a7e0c1
+def parse_stages(spec: str) -> tuple[tuple[int, float], ...]:
+    "`'3000:2e-3,1000:1e-3'` → `((3000, 0.002), (1000, 0.001))`: the base's training stages, steps and learning rate each."
+    try: stages = tuple((int(s), float(lr)) for s, lr in (part.split(':') for part in spec.split(',')))
+    except ValueError: stages = ()
+    if not stages or any(s < 1 or lr <= 0 for s, lr in stages):
+        raise ValueError(f"base stages {spec!r}: expected STEPS:LR[,STEPS:LR…] with steps ≥ 1 and lr > 0, e.g. 3000:2e-3,1000:1e-3")
+    return stages
+
+def _stages_arg(spec: str):
+    "`parse_stages` for argparse: a bad spec is a one-line usage error."
+    import argparse
+    try: return parse_stages(spec)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e))
 
 # %% ../nbs/05_adapter.ipynb #4a22dc16
 def _parser():
@@ -565,7 +581,7 @@ def _parser():
     p.add_argument('--adapter-steps', type=int, default=400); p.add_argument('--adapter-lr', type=float, default=5e-3)
     p.add_argument('--batch-size', type=int, default=32)
     g = p.add_argument_group('the base stage (--base scratch); the defaults are the packaged base\'s recipe')
-    g.add_argument('--base-steps', type=int, default=BASE_RECIPE['steps']); g.add_argument('--lr', type=float, default=BASE_RECIPE['lr'])
+    g.add_argument('--base-stages', type=_stages_arg, default=BASE_RECIPE['stages'], metavar='STEPS:LR[,…]', help="each from the last one's EMA weights")
     g.add_argument('--prediction', default=BASE_RECIPE['prediction'], choices=tuple(_MIN_SNR), help='the target (the adapter follows its base)')
     g.add_argument('--snr-gamma', type=float, default=BASE_RECIPE['snr_gamma'], help='min-SNR-γ weighting (0: off)')
     g.add_argument('--ema', type=float, default=BASE_RECIPE['ema'], help='EMA decay of the weights (0: off)')
@@ -589,8 +605,9 @@ def main(argv=None) -> int:
         pipe = load_generator(str(out / 'base')); print(f"base model: {out / 'base'} (reused)")
     else:
         pipe = tiny_pipeline(seed=a.seed, prediction_type=a.prediction)
-        train_diffusion(pipe, data / 'train/layout.jsonl', a.base_steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                        snr_gamma=a.snr_gamma, ema_decay=a.ema, lr_schedule=a.lr_schedule)
+        for k, (steps, lr) in enumerate(a.base_stages):   # a lower lr from the last stage's weights: the packaged base's recipe
+            train_diffusion(pipe, data / 'train/layout.jsonl', steps, batch_size=a.batch_size, lr=lr, seed=a.seed + k,
+                            snr_gamma=a.snr_gamma, ema_decay=a.ema, lr_schedule=a.lr_schedule)
         pipe.unet.save_pretrained(out / 'base'); pipe.scheduler.save_pretrained(out / 'base')   # the target travels with the weights
     if a.asset: pipe.unet.to(torch.float16).save_pretrained(a.asset); pipe.scheduler.save_pretrained(a.asset); pipe.unet.to(torch.float32)
     rep = {'base': str(out / 'base') if a.base == 'scratch' else a.base}
