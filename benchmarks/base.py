@@ -19,12 +19,11 @@ with the UNet (embeddings then computed every step) and saves it as `emaN/text_e
 import argparse, json, textwrap, time
 from pathlib import Path
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel, UniPCMultistepScheduler
 from diffusers.training_utils import EMAModel
 from openmind.adapter import (LayoutDataset, diffusion_target, layout_collate, layout_fidelity, load_generator, min_snr_weight, tiny_pipeline, _embed_prompts,
                               _lr_schedule, _MIN_SNR, _PALETTE)
 from openmind.shapes import ensure_shapes
-from diffusers import UNet2DConditionModel
 from transformers import CLIPTextModel
 
 SAMPLERS = {'ddim': lambda c: DDIMScheduler.from_config(c), 'ddim+clip': lambda c: DDIMScheduler.from_config(c, clip_sample=True),
