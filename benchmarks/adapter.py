@@ -7,6 +7,7 @@ folder) layout fidelity with boxes vs boxes withheld.
 
     python benchmarks/adapter.py                       # speed (tiny on CPU; SD 1.5 too when CUDA is available)
     python benchmarks/adapter.py --run runs/layout     # + fidelity of a run trained by `python -m openmind.adapter`
+    python benchmarks/adapter.py --run runs/layout --no-speed --scenes 64 --steps 10 --fractions 1,0.6,0.3   # GLIGEN's β
 """
 import argparse, json, statistics, time
 from pathlib import Path
@@ -61,16 +62,25 @@ def speed(name, cfg, batch, device, dtype, n):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(); p.add_argument('--run', default=None); p.add_argument('--n', type=int, default=10)
+    p.add_argument('--no-speed', action='store_true', help='only the fidelity of --run')
+    p.add_argument('--scenes', type=int, default=200); p.add_argument('--steps', type=int, default=25, help='sampler steps')
+    p.add_argument('--fractions', default='1.0', help="grounding fractions (GLIGEN's scheduled sampling β), comma-separated")
     a = p.parse_args()
-    rows = speed('tiny', TINY_UNET, 32, 'cpu', torch.float32, a.n)
-    if torch.cuda.is_available(): rows += speed('sd15', SD15_UNET, 1, 'cuda', torch.float16, a.n)
-    print('| UNet | call | batch | bare s | with adapter s | adapter / bare | peak GiB bare / adapter | adapter parameters |')
-    print('|---|---|---|---|---|---|---|---|')
-    for name, call, b, bare, ad, bp, peak, n in rows:
-        print(f"| {name} | {call} | {b} | {bare:.4f} | {ad:.4f} | {ad / bare:.2f}x | {'-' if peak is None else f'{bp:.1f} / {peak:.1f}'} | {n / 1e6:.2f} M |")
+    rows = [] if a.no_speed else speed('tiny', TINY_UNET, 32, 'cpu', torch.float32, a.n)
+    if torch.cuda.is_available() and not a.no_speed: rows += speed('sd15', SD15_UNET, 1, 'cuda', torch.float16, a.n)
+    if rows:
+        print('| UNet | call | batch | bare s | with adapter s | adapter / bare | peak GiB bare / adapter | adapter parameters |')
+        print('|---|---|---|---|---|---|---|---|')
+        for name, call, b, bare, ad, bp, peak, n in rows:
+            print(f"| {name} | {call} | {b} | {bare:.4f} | {ad:.4f} | {ad / bare:.2f}x | {'-' if peak is None else f'{bp:.1f} / {peak:.1f}'} | {n / 1e6:.2f} M |")
     if a.run:
         run = Path(a.run)   # the run's own base when it trained one (--base scratch), else the packaged one
         pipe = load_generator(str(run / 'base') if (run / 'base/config.json').is_file() else 'tiny'); load_adapter(pipe, run / 'adapter.safetensors')
-        ev = evaluate_layout(pipe, 'data/shapes/val/layout.jsonl', 200)
-        print('\n| drawn with | mean IoU | right colour and shape | objects |\n|---|---|---|---|')
-        for k, v in ev.items(): print(f"| {k.replace('_', ' ')} | {v['mean_iou']:.3f} | {v['correct']:.1%} | {v['n']} |")
+        gates = {n: round(torch.tanh(l.gate).item(), 3) for n, l in pipe.unet.spatial_adapter.layers.items()}
+        print('\ntanh(gate) per adapted layer:', json.dumps(gates))
+        print('\n| grounding fraction | drawn with | mean IoU | right colour and shape | objects |\n|---|---|---|---|---|')
+        for f in (float(x) for x in a.fractions.split(',')):
+            ev = evaluate_layout(pipe, 'data/shapes/val/layout.jsonl', a.scenes, grounding_fraction=f, steps=a.steps)
+            for k, v in ev.items():
+                if k == 'without_boxes' and f != float(a.fractions.split(',')[0]): continue   # the same seeds every time: once is enough
+                print(f"| {f:g} | {k.replace('_', ' ')} | {v['mean_iou']:.3f} ± {v['mean_iou_se']:.3f} | {v['correct']:.1%} ± {v['correct_se']:.1%} | {v['n']} |", flush=True)

@@ -188,13 +188,16 @@ def clear_grounding(unet_or_pipeline):
 # %% ../nbs/05_adapter.ipynb #2003fde6
 @torch.no_grad()
 def encode_phrases(text_encoder, tokenizer, phrases: list[str]) -> Tensor:
-    "`[len(phrases), dim]` pooled text embeddings of `phrases`."
+    "`[len(phrases), dim]` embeddings of `phrases`: the final state at the end-of-text token (CLIP's pooled output), else the mean."
     if not len(phrases): return torch.zeros(0, text_encoder.config.hidden_size)
     enc = tokenizer(list(phrases), padding='max_length', max_length=tokenizer.model_max_length, truncation=True, return_tensors='pt')
-    out = text_encoder(enc.input_ids.to(text_encoder.device))
+    ids = enc.input_ids.to(text_encoder.device); out = text_encoder(ids); h = out.last_hidden_state
+    eos = ids == tokenizer.eos_token_id if tokenizer.eos_token_id is not None else torch.zeros_like(ids, dtype=torch.bool)
+    if getattr(out, 'pooler_output', None) is not None and eos.any(1).all():   # the first end-of-text token of each phrase
+        return h[torch.arange(len(ids), device=h.device), eos.int().argmax(1)].float()
     if getattr(out, 'pooler_output', None) is not None: return out.pooler_output.float()
-    m = enc.attention_mask.to(out.last_hidden_state.device)[..., None]
-    return ((out.last_hidden_state * m).sum(1) / m.sum(1)).float()
+    m = enc.attention_mask.to(h.device)[..., None]
+    return ((h * m).sum(1) / m.sum(1)).float()
 
 # %% ../nbs/05_adapter.ipynb #2d0f2752
 def layout_generate(pipe, prompt=None, boxes=(), phrases=(), grounding_fraction: float = 0.3, image_size=None, **kw):
