@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_adapter.ipynb #b4c30217
 from __future__ import annotations
-import json, math, os, warnings
+import inspect, json, math, os, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
@@ -256,14 +256,14 @@ def __call__(self: PixelDiffusionPipeline, prompt=None, prompt_embeds=None, nega
     if cfg: emb = torch.cat([(negative_prompt_embeds if negative_prompt_embeds is not None else self.encode_prompt([''])).to(emb).expand(B, -1, -1), emb])
     h, w = height or self.unet.config.sample_size, width or self.unet.config.sample_size
     x = randn_tensor((B, self.unet.config.in_channels, h, w), generator=generator, device=self.device, dtype=emb.dtype) * self.scheduler.init_noise_sigma
-    self.scheduler.set_timesteps(num_inference_steps, device=self.device)
+    self.scheduler.set_timesteps(num_inference_steps, device=self.device)   # below: UniPC's step takes no generator
+    step_kw = {'generator': generator} if 'generator' in inspect.signature(self.scheduler.step).parameters else {}
     for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
         eps = self.unet(self.scheduler.scale_model_input(torch.cat([x, x]) if cfg else x, t), t, encoder_hidden_states=emb).sample
         if cfg: u, c = eps.chunk(2); eps = u + guidance_scale * (c - u)
-        x = self.scheduler.step(eps, t, x, generator=generator).prev_sample
+        x = self.scheduler.step(eps, t, x, **step_kw).prev_sample
         if callback_on_step_end is not None: callback_on_step_end(self, i, t, {})
-    images = (x / 2 + 0.5).clamp(0, 1)
-    return ImagePipelineOutput(images if output_type == 'pt' else self.numpy_to_pil(images.permute(0, 2, 3, 1).float().cpu().numpy()))
+    images = (x / 2 + 0.5).clamp(0, 1); return ImagePipelineOutput(images if output_type == 'pt' else self.numpy_to_pil(images.permute(0, 2, 3, 1).float().cpu().numpy()))
 
 # %% ../nbs/05_adapter.ipynb #8225e7ba
 def save_adapter(unet_or_pipeline, path) -> Path:
