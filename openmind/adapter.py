@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_adapter.ipynb #b4c30217
 from __future__ import annotations
-import inspect, json, math, os, warnings
+import json, math, os, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
@@ -230,7 +230,7 @@ def layout_generate(pipe, prompt=None, boxes=(), phrases=(), grounding_fraction:
     finally: a.enabled = True; clear_grounding(unet)
 
 # %% ../nbs/05_adapter.ipynb #b33746e8
-from diffusers import DiffusionPipeline, ImagePipelineOutput
+from diffusers import DiffusionPipeline, ImagePipelineOutput, StableDiffusionPipeline
 from diffusers.utils.torch_utils import randn_tensor
 
 class PixelDiffusionPipeline(DiffusionPipeline):
@@ -256,8 +256,8 @@ def __call__(self: PixelDiffusionPipeline, prompt=None, prompt_embeds=None, nega
     if cfg: emb = torch.cat([(negative_prompt_embeds if negative_prompt_embeds is not None else self.encode_prompt([''])).to(emb).expand(B, -1, -1), emb])
     h, w = height or self.unet.config.sample_size, width or self.unet.config.sample_size
     x = randn_tensor((B, self.unet.config.in_channels, h, w), generator=generator, device=self.device, dtype=emb.dtype) * self.scheduler.init_noise_sigma
-    self.scheduler.set_timesteps(num_inference_steps, device=self.device)   # below: UniPC's step takes no generator
-    step_kw = {'generator': generator} if 'generator' in inspect.signature(self.scheduler.step).parameters else {}
+    self.scheduler.set_timesteps(num_inference_steps, device=self.device)
+    step_kw = StableDiffusionPipeline.prepare_extra_step_kwargs(self, generator, eta=0.0)   # diffusers' rule: UniPC's step takes no generator
     for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
         eps = self.unet(self.scheduler.scale_model_input(torch.cat([x, x]) if cfg else x, t), t, encoder_hidden_states=emb).sample
         if cfg: u, c = eps.chunk(2); eps = u + guidance_scale * (c - u)
