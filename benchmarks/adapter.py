@@ -8,6 +8,7 @@ folder) layout fidelity with boxes vs boxes withheld.
     python benchmarks/adapter.py                       # speed (tiny on CPU; SD 1.5 too when CUDA is available)
     python benchmarks/adapter.py --run runs/layout     # + fidelity of a run trained by `python -m openmind.adapter`
     python benchmarks/adapter.py --run runs/layout --no-speed --scenes 64 --steps 10 --fractions 1,0.6,0.3   # GLIGEN's β
+    python benchmarks/adapter.py --run runs/tiny/final --no-speed --steps 10 --fractions 1,0.6   # the default run's adapter
 """
 import argparse, json, statistics, time
 from pathlib import Path
@@ -78,9 +79,9 @@ if __name__ == '__main__':
         pipe = load_generator(str(run / 'base') if (run / 'base/config.json').is_file() else 'tiny'); load_adapter(pipe, run / 'adapter.safetensors')
         gates = {n: round(torch.tanh(l.gate).item(), 3) for n, l in pipe.unet.spatial_adapter.layers.items()}
         print('\ntanh(gate) per adapted layer:', json.dumps(gates))
-        print('\n| grounding fraction | drawn with | mean IoU | right colour and shape | objects |\n|---|---|---|---|---|')
+        print('\n| grounding fraction | drawn with | mean IoU | right colour and shape at the boxes | anywhere | objects |\n|---|---|---|---|---|---|')
         for f in (float(x) for x in a.fractions.split(',')):
             ev = evaluate_layout(pipe, 'data/shapes/val/layout.jsonl', a.scenes, grounding_fraction=f, steps=a.steps)
             for k, v in ev.items():
                 if k == 'without_boxes' and f != float(a.fractions.split(',')[0]): continue   # the same seeds every time: once is enough
-                print(f"| {f:g} | {k.replace('_', ' ')} | {v['mean_iou']:.3f} ± {v['mean_iou_se']:.3f} | {v['correct']:.1%} ± {v['correct_se']:.1%} | {v['n']} |", flush=True)
+                print(f"| {f:g} | {k.replace('_', ' ')} | {v['mean_iou']:.3f} ± {v['mean_iou_se']:.3f} | {v['correct']:.1%} ± {v['correct_se']:.1%} | {v['correct_anywhere']:.1%} | {v['n']} |", flush=True)

@@ -4,8 +4,9 @@ Prompts are the shapes world's own captions of new random scenes (seed 7), balan
 captions of two and three objects held out (none occurs in the training manifest; the world's 15 lone-object captions all
 do): attribution ("a red circle"), spatial relations ("a green square to the left of a red square") and
 order with count ("a red square, a yellow square and a blue circle", named left to right). A picture satisfies its prompt
-when the shapes-world detector (`openmind.adapter.detect`, anywhere in the picture) finds every named object in its colour
-and shape, and the found boxes, captioned by the world's rules (`openmind.evaluate.layout_caption`), give the prompt back.
+when the shapes-world detector (`openmind.adapter.detect_scene`: each colour's drawn objects shared out among that
+colour's phrases by shape, anywhere in the picture) finds every named object in its colour and shape, and the found
+boxes, captioned by the world's rules (`openmind.evaluate.layout_caption`), give the prompt back.
 Rows, in one run, prompt i drawn from seed i in every row:
 
     text, no layout          the generator on its own text encoder, no boxes
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 os.environ.setdefault('TQDM_DISABLE', '1')
 from openmind import shapes
-from openmind.adapter import detect
+from openmind.adapter import detect_scene
 from openmind.data import GroundingRecord
 from openmind.evaluate import resolve_checkpoint, layout_caption, planning_scores, _generator
 from openmind.model import OpenMind, DIALOGUE_ASKS
@@ -58,8 +59,8 @@ def record(caption, phrases, boxes) -> GroundingRecord:
 
 def satisfied(image, caption, phrases) -> bool:
     "Every named object drawn in its colour and shape, and the drawn boxes captioned by the world's rules give the caption."
-    found = [detect(image, p, [0, 0, 1, 1]) for p in phrases]
-    if not all(d['found'] and d['shape'] == p.split()[-1] for d, p in zip(found, phrases)): return False
+    found = detect_scene(image, phrases)   # one drawn object per phrase: two phrases of one colour never share one
+    if not all(d['correct'] for d in found): return False
     return layout_caption(phrases, torch.stack([d['box'] for d in found])) == caption
 
 
@@ -122,7 +123,8 @@ def main():
         rows[name], times[name] = ok, time.perf_counter() - t0
     n_obj = [len(ph) for _, ph, _ in ps]
     kinds = {1: 'attribution (1 object)', 2: 'spatial (2 objects)', 3: 'order and count (3 objects)'}
-    print(f"\n### Composition: {len(ps)} held-out prompts, {a.steps} DDIM steps, guidance {a.guidance}, checkpoint {a.checkpoint}\n")
+    print(f"\n### Composition: {len(ps)} held-out prompts, {a.steps} steps of {type(pipe.scheduler).__name__}, guidance {a.guidance}, "
+          f"checkpoint {a.checkpoint}\n")
     print('| row | all | ' + ' | '.join(kinds.values()) + ' |'); print('|---|---|' + '---|' * len(kinds))
     for name, ok in rows.items():
         by = [np.mean([o for o, m in zip(ok, n_obj) if m == k]) for k in kinds]

@@ -21,9 +21,10 @@ __all__ = ['SD15_UNET', 'TINY_UNET', 'TINY_BASE', 'BASE_RECIPE', 'layer_grid', '
            'SpatialAdapter', 'SpatialAdapterProcessor', 'cross_attention_layers', 'add_spatial_adapter',
            'remove_spatial_adapter', 'Grounding', 'set_grounding', 'clear_grounding', 'encode_phrases',
            'layout_generate', 'PixelDiffusionPipeline', 'save_adapter', 'load_adapter', 'LayoutDataset',
-           'layout_collate', 'detect', 'layout_fidelity', 'tiny_pipeline', 'diffusion_target', 'min_snr_weight',
-           'diffusion_loss', 'train_diffusion', 'load_generator', 'LayoutObjective', 'evaluate_layout', 'parse_stages',
-           'main', 'plot_layouts', 'grounding_attention', 'phrase_heatmaps', 'plot_grounding_attention']
+           'layout_collate', 'detect', 'detect_scene', 'layout_fidelity', 'tiny_pipeline', 'diffusion_target',
+           'min_snr_weight', 'diffusion_loss', 'train_diffusion', 'load_generator', 'LayoutObjective',
+           'evaluate_layout', 'parse_stages', 'main', 'plot_layouts', 'grounding_attention', 'phrase_heatmaps',
+           'plot_grounding_attention']
 
 # %% ../nbs/05_adapter.ipynb #a1fe62c7
 def layer_grid(n: int, height: int, width: int) -> tuple[int, int]:
@@ -335,6 +336,7 @@ def layout_collate(items: list[dict]) -> dict:
     return {'image': torch.stack([i['image'] for i in items]), **{k: [i[k] for i in items] for k in ('caption', 'boxes', 'phrases')}}
 
 # %% ../nbs/05_adapter.ipynb #c7a71a9a
+import itertools
 from .shapes import COLOURS, BACKGROUND, SHAPES
 from .boxes import box_iou
 
@@ -354,35 +356,77 @@ def _components(mask) -> list[list[tuple[int, int]]]:
         comps.append(comp)
     return comps
 
-# %% ../nbs/05_adapter.ipynb #f6143c5e
+# %% ../nbs/05_adapter.ipynb #36a96594
+def _drawn(image: Tensor, colour: str, min_pixels: int = 3) -> list[dict]:
+    "Every object drawn in `colour` in an RGB `[3, H, W]` image in [0, 1]: its normalized box, its shape (by fill ratio), its pixels."
+    H, W = image.shape[1:]
+    label = ((image.permute(1, 2, 0)[..., None, :] - _PALETTE).pow(2).sum(-1)).argmin(-1)      # nearest palette colour per pixel
+    out = []
+    for comp in _components(label == _NAMES.index(colour)):
+        if len(comp) < min_pixels: continue
+        ys, xs = zip(*comp); fill = len(comp) / ((max(xs) - min(xs) + 1) * (max(ys) - min(ys) + 1))
+        out.append({'box': torch.tensor([min(xs) / W, min(ys) / H, (max(xs) + 1) / W, (max(ys) + 1) / H]), 'pixels': len(comp),
+                    'shape': 'square' if fill > 0.9 else 'circle' if fill > 0.65 else 'triangle'})
+    return out
+
+# %% ../nbs/05_adapter.ipynb #0f45ba1b
+def _iou(a: Tensor, box) -> float: return float(box_iou(a.view(1, 4), torch.as_tensor(box, dtype=torch.float32).view(1, 4))[0, 0])
+
 def detect(image: Tensor, phrase: str, box, min_pixels: int = 3) -> dict:
     "Find `phrase` ('red circle') near `box` in an RGB `[3, H, W]` image in [0, 1]: its drawn box, shape, and IoU with `box`."
     colour, shape = phrase.split()[-2:]
-    H, W = image.shape[1:]
-    label = ((image.permute(1, 2, 0)[..., None, :] - _PALETTE).pow(2).sum(-1)).argmin(-1)      # nearest palette colour per pixel
     best = {'found': False, 'box': None, 'shape': None, 'iou': 0.0}
-    for comp in _components(label == _NAMES.index(colour)):
-        if len(comp) < min_pixels: continue
-        ys, xs = zip(*comp); b = torch.tensor([[min(xs) / W, min(ys) / H, (max(xs) + 1) / W, (max(ys) + 1) / H]])
-        iou = float(box_iou(b, torch.as_tensor(box, dtype=torch.float32).view(1, 4))[0, 0])
-        if not best['found'] or iou > best['iou']:
-            fill = len(comp) / ((max(xs) - min(xs) + 1) * (max(ys) - min(ys) + 1))
-            best = {'found': True, 'box': b[0], 'iou': iou, 'shape': 'square' if fill > 0.9 else 'circle' if fill > 0.65 else 'triangle'}
+    for o in _drawn(image, colour, min_pixels):
+        iou = _iou(o['box'], box)
+        if not best['found'] or iou > best['iou']: best = {'found': True, 'box': o['box'], 'iou': iou, 'shape': o['shape']}
     best['correct'] = best['found'] and best['shape'] == shape
     return best
 
-# %% ../nbs/05_adapter.ipynb #76ff84fb
+
+# %% ../nbs/05_adapter.ipynb #184c91a4
+def _share_out(objs: list[dict], phrases: list[str], iou: list[list[float]], by: str) -> tuple:
+    "The best assignment of drawn objects to phrases of one colour: `a[j]` is phrase j's object index (None: none left for it)."
+    def fit(a):
+        right = sum(o is not None and objs[o]['shape'] == p.split()[-1] for o, p in zip(a, phrases))
+        if by == 'boxes': return sum(iou[j][o] for j, o in enumerate(a) if o is not None), right
+        return right, sum(objs[o]['pixels'] for o in a if o is not None)
+    return max(itertools.permutations(list(range(len(objs))) + [None] * len(phrases), len(phrases)), key=fit)
+
+# %% ../nbs/05_adapter.ipynb #ef8d7123
+def detect_scene(image: Tensor, phrases: list[str], boxes=None, by: str|None = None, min_pixels: int = 3) -> list[dict]:
+    """Each phrase's drawn object in an RGB `[3, H, W]` image in [0, 1], one object per phrase, as `detect` reports it. `by='boxes'` (the default
+    when `boxes` are given) shares each colour's objects among its phrases for the most IoU with their boxes; `by='shapes'` (the default
+    without) for the most right shapes, then the most pixels. The IoU is with `boxes` whenever they are given."""
+    by = by or ('boxes' if boxes is not None else 'shapes')
+    if by not in ('boxes', 'shapes') or (by == 'boxes' and boxes is None): raise ValueError(f"by={by!r}: expected 'shapes', or 'boxes' with boxes given")
+    boxes, out = None if boxes is None else (boxes.tolist() if torch.is_tensor(boxes) else list(boxes)), [None] * len(phrases)
+    for colour in dict.fromkeys(p.split()[-2] for p in phrases):
+        ks = [k for k, p in enumerate(phrases) if p.split()[-2] == colour]
+        objs = sorted(_drawn(image, colour, min_pixels), key=lambda o: -o['pixels'])[:len(ks) + 4]   # the largest few: stray specks never win
+        iou = [[_iou(o['box'], boxes[k]) if boxes is not None else 0.0 for o in objs] for k in ks]
+        for j, (k, o) in enumerate(zip(ks, _share_out(objs, [phrases[k] for k in ks], iou, by))):
+            d = {'found': False, 'box': None, 'shape': None, 'iou': 0.0} if o is None else {'found': True, 'box': objs[o]['box'], 'shape': objs[o]['shape'], 'iou': iou[j][o]}
+            out[k] = d | {'correct': d['found'] and d['shape'] == phrases[k].split()[-1]}
+    return out
+
+
+# %% ../nbs/05_adapter.ipynb #c484b3cb
 def layout_fidelity(images: Tensor, boxes: list, phrases: list) -> dict:
-    """Mean IoU of requested vs drawn boxes and the share of objects drawn in the right colour and shape, over a batch `[B, 3, H, W]`
-    in [0, 1]; `*_se`: their standard errors over the objects (how far another draw of as many objects could land)."""
-    dets = [detect(im, p, b) for im, bs, ps in zip(images, boxes, phrases) for b, p in zip(bs.tolist() if torch.is_tensor(bs) else bs, ps)]
-    n, out = max(len(dets), 1), {'n': len(dets)}
-    for k, xs in (('mean_iou', [d['iou'] for d in dets]), ('correct', [float(d['correct']) for d in dets])):
+    """Over a batch `[B, 3, H, W]` in [0, 1]: the mean IoU of requested vs drawn boxes and the share of objects drawn in the right colour and
+    shape at their boxes (`correct`), each phrase's object found by `detect_scene` by its box; and `correct_anywhere`, the share drawn in the
+    right colour and shape wherever they are (found by shape: what a caption without boxes asks). `*_se`: standard errors over the objects."""
+    at, anywhere = [], []
+    for im, bs, ps in zip(images, boxes, phrases):
+        at += detect_scene(im, ps, bs); anywhere += detect_scene(im, ps)
+    n, out = max(len(at), 1), {'n': len(at)}
+    for k, xs in (('mean_iou', [d['iou'] for d in at]), ('correct', [float(d['correct']) for d in at]),
+                  ('correct_anywhere', [float(d['correct']) for d in anywhere])):
         m = sum(xs) / n; out[k], out[f'{k}_se'] = m, math.sqrt(sum((x - m) ** 2 for x in xs) / max(n - 1, 1) / n)
     return out
 
+
 # %% ../nbs/05_adapter.ipynb #adb31a40
-from diffusers import DDIMScheduler, DDPMScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from .model import CondEncoder
 
 TINY_UNET = dict(sample_size=32, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(32, 64, 64),
@@ -391,12 +435,13 @@ TINY_UNET = dict(sample_size=32, in_channels=3, out_channels=3, layers_per_block
                  cross_attention_dim=64, attention_head_dim=8, norm_num_groups=8)
 
 def tiny_pipeline(unet: UNet2DConditionModel|None = None, seed: int = 0, prediction_type: str = 'epsilon') -> PixelDiffusionPipeline:
-    "The tiny preset's generator: a random (or given) pixel-space UNet predicting `prediction_type`, the tiny frozen text encoder, DDIM."
+    """The tiny preset's generator: a random (or given) pixel-space UNet predicting `prediction_type`, the tiny frozen text encoder, and
+    DPM-Solver++ (2M) on the cosine noise schedule, its steps spaced as DDIM's ('leading'; training noises with DDPM on the same schedule)."""
     cond = CondEncoder.from_pretrained('tiny')
     if unet is None: torch.manual_seed(seed); unet = UNet2DConditionModel(**TINY_UNET)
-    pipe = PixelDiffusionPipeline(unet, DDIMScheduler(num_train_timesteps=1000, beta_schedule='squaredcos_cap_v2', clip_sample=False,
-                                                   prediction_type=prediction_type),
-                                  cond.text_encoder, cond.tokenizer)
+    sched = DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule='squaredcos_cap_v2', prediction_type=prediction_type,
+                                        timestep_spacing='leading')
+    pipe = PixelDiffusionPipeline(unet, sched, cond.text_encoder, cond.tokenizer)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -505,12 +550,21 @@ from .model import ModeOutput
 
 TINY_BASE = files('openmind') / 'assets' / 'tiny' / 'unet'
 
+def _scheduler(folder: Path):
+    "The diffusers scheduler a UNet folder's `scheduler_config.json` names (DDIM when it names none)."
+    import diffusers
+    name = json.loads((folder / 'scheduler_config.json').read_text()).get('_class_name', 'DDIMScheduler')
+    cls = getattr(diffusers, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
+        raise ValueError(f"{folder / 'scheduler_config.json'}: _class_name {name!r} is not a diffusers scheduler")
+    return cls.from_pretrained(folder)
+
 def load_generator(base: str = 'tiny', dtype=None):
     "The frozen generator: 'tiny' (the packaged base), a diffusers pipeline folder (or hub id), or a tiny-preset UNet folder."
     p = Path(str(TINY_BASE) if base == 'tiny' else base)
     if (p / 'config.json').is_file() and not (p / 'model_index.json').is_file():
         pipe = tiny_pipeline(UNet2DConditionModel.from_pretrained(p, torch_dtype=torch.float32))
-        if (p / 'scheduler_config.json').is_file(): pipe.scheduler = DDIMScheduler.from_pretrained(p)   # the target it was trained for
+        if (p / 'scheduler_config.json').is_file(): pipe.scheduler = _scheduler(p)   # the target it was trained for, and its sampler
         return pipe
     if (p / 'model_index.json').is_file() or (not p.exists() and base.count('/') == 1 and not base.startswith('.')):
         pipe = DiffusionPipeline.from_pretrained(base, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
@@ -619,7 +673,7 @@ def main(argv=None) -> int:
         rep['adapter'] = str(save_adapter(pipe, out / 'adapter.safetensors'))
     if a.eval and a.adapter_steps:
         ev = evaluate_layout(pipe, data / 'val/layout.jsonl', a.eval, steps=a.steps)
-        rep |= {k: {m: round(v[m], 4) for m in ('mean_iou', 'mean_iou_se', 'correct', 'correct_se', 'n')} for k, v in ev.items()}
+        rep |= {k: {m: round(v[m], 4) for m in ('mean_iou', 'mean_iou_se', 'correct', 'correct_se', 'correct_anywhere', 'correct_anywhere_se', 'n')} for k, v in ev.items()}
     print(json.dumps(rep, indent=1)); return 0
 
 # %% ../nbs/05_adapter.ipynb #1416c2a0

@@ -534,7 +534,10 @@ def evaluate(checkpoint, data=None, tasks=TASKS, limit=None, gen_limit: int = 64
     if vqa not in VQA_COMPUTATIONS: raise ValueError(f"unknown VQA computation {vqa!r}; computations: {', '.join(VQA_COMPUTATIONS)}")
     ck = resolve_checkpoint(checkpoint); data = Path(data or ck['config'].get('data') or 'data/shapes')
     out = Path(out or ck['run'] / 'eval'); device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    cache = out / 'cache' / fingerprint(ck['model'], ck['adapter'], steps=steps, guidance_scale=guidance_scale, data=str(data.resolve()))
+    gen = (ck['config'].get('generator') or {}).get('base', 'tiny')   # its weights and sampler config: a new base redraws the pictures
+    from openmind.adapter import TINY_BASE
+    gen_dir = Path(str(TINY_BASE)) if gen == 'tiny' else Path(gen) if Path(gen).exists() else None
+    cache = out / 'cache' / fingerprint(ck['model'], ck['adapter'], gen_dir, generator=gen, steps=steps, guidance_scale=guidance_scale, data=str(data.resolve()))
     model = OpenMind.from_pretrained(ck['model']).to(device).eval()
     res, state = {'checkpoint': str(ck['model']), 'adapter': str(ck['adapter']) if ck['adapter'] else None, 'data': str(data), 'out': str(out),
                   'settings': {'limit': limit, 'gen_limit': gen_limit, 'steps': steps, 'guidance_scale': guidance_scale, 'detector': str(detector) if detector else 'shapes',
@@ -567,7 +570,8 @@ def summary_table(res: dict, goals: bool = True) -> list[tuple]:
         if 'skipped' in r: rows.append((t, 'skipped', r['skipped'], '')); continue
         if t in ('layout', 'generation'):
             for k in ('with_boxes', 'without_boxes'):
-                for m in ('mean_iou', 'correct'):   # drawn scenes are few: the value carries its standard error
+                for m in ('mean_iou', 'correct', 'correct_anywhere'):   # drawn scenes are few: the value carries its standard error
+                    if m not in r[k]: continue                            # (a real-picture detector reads no shapes)
                     v, se, name = r[k][m], r[k].get(f'{m}_se'), f'{m} {k.replace("_", " ")}'
                     rows.append((t, name, v if se is None else f'{v:.4f} ± {se:.4f}', f'≥ {GOALS[t, name]}' if goals and (t, name) in GOALS else ''))
             continue
