@@ -24,7 +24,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel, UniPCMultistepScheduler
 from diffusers.training_utils import EMAModel
 from openmind.adapter import (LayoutDataset, diffusion_target, layout_collate, layout_fidelity, load_generator, min_snr_weight, tiny_pipeline, _embed_prompts,
-                              _lr_schedule, _MIN_SNR, _PALETTE)
+                              _lr_schedule, _MIN_SNR, _PALETTE, _palette_labels)
 from openmind.shapes import ensure_shapes
 from transformers import CLIPTextModel
 
@@ -40,7 +40,7 @@ SAMPLERS = {'ddim': lambda c: DDIMScheduler.from_config(c), 'ddim+clip': lambda 
 
 def background_noise(images: torch.Tensor) -> float:
     "Mean |pixel - background colour| over the pixels whose nearest palette colour is the background."
-    lab = ((images.permute(0, 2, 3, 1)[..., None, :] - _PALETTE).pow(2).sum(-1)).argmin(-1)
+    lab = _palette_labels(images)
     return (images.permute(0, 2, 3, 1)[lab == 0] - _PALETTE[0]).abs().mean().item()
 
 

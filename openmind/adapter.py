@@ -343,6 +343,10 @@ from .boxes import box_iou
 _PALETTE = torch.tensor([BACKGROUND, *COLOURS.values()], dtype=torch.float32) / 255
 _NAMES = ['background', *COLOURS]
 
+def _palette_labels(images: Tensor) -> Tensor:
+    "The nearest palette colour's index (0: the background) of every pixel of `[..., 3, H, W]` images in [0, 1], as `[..., H, W]`."
+    return (images.movedim(-3, -1)[..., None, :] - _PALETTE).pow(2).sum(-1).argmin(-1)
+
 def _components(mask) -> list[list[tuple[int, int]]]:
     "4-connected components of a boolean `[H, W]` array, as lists of (y, x)."
     H, W = mask.shape; seen, comps = set(), []
@@ -357,10 +361,9 @@ def _components(mask) -> list[list[tuple[int, int]]]:
     return comps
 
 # %% ../nbs/05_adapter.ipynb #36a96594
-def _drawn(image: Tensor, colour: str, min_pixels: int = 3) -> list[dict]:
-    "Every object drawn in `colour` in an RGB `[3, H, W]` image in [0, 1]: its normalized box, its shape (by fill ratio), its pixels."
-    H, W = image.shape[1:]
-    label = ((image.permute(1, 2, 0)[..., None, :] - _PALETTE).pow(2).sum(-1)).argmin(-1)      # nearest palette colour per pixel
+def _drawn(label: Tensor, colour: str, min_pixels: int = 3) -> list[dict]:
+    "Every object drawn in `colour` in a `[H, W]` map of `_palette_labels`: its normalized box, its shape (by fill ratio), its pixels."
+    H, W = label.shape
     out = []
     for comp in _components(label == _NAMES.index(colour)):
         if len(comp) < min_pixels: continue
@@ -376,12 +379,11 @@ def detect(image: Tensor, phrase: str, box, min_pixels: int = 3) -> dict:
     "Find `phrase` ('red circle') near `box` in an RGB `[3, H, W]` image in [0, 1]: its drawn box, shape, and IoU with `box`."
     colour, shape = phrase.split()[-2:]
     best = {'found': False, 'box': None, 'shape': None, 'iou': 0.0}
-    for o in _drawn(image, colour, min_pixels):
+    for o in _drawn(_palette_labels(image), colour, min_pixels):
         iou = _iou(o['box'], box)
         if not best['found'] or iou > best['iou']: best = {'found': True, 'box': o['box'], 'iou': iou, 'shape': o['shape']}
     best['correct'] = best['found'] and best['shape'] == shape
     return best
-
 
 # %% ../nbs/05_adapter.ipynb #184c91a4
 def _share_out(objs: list[dict], phrases: list[str], iou: list[list[float]], by: str) -> tuple:
@@ -399,16 +401,16 @@ def detect_scene(image: Tensor, phrases: list[str], boxes=None, by: str|None = N
     without) for the most right shapes, then the most pixels. The IoU is with `boxes` whenever they are given."""
     by = by or ('boxes' if boxes is not None else 'shapes')
     if by not in ('boxes', 'shapes') or (by == 'boxes' and boxes is None): raise ValueError(f"by={by!r}: expected 'shapes', or 'boxes' with boxes given")
+    label = _palette_labels(image)
     boxes, out = None if boxes is None else (boxes.tolist() if torch.is_tensor(boxes) else list(boxes)), [None] * len(phrases)
     for colour in dict.fromkeys(p.split()[-2] for p in phrases):
         ks = [k for k, p in enumerate(phrases) if p.split()[-2] == colour]
-        objs = sorted(_drawn(image, colour, min_pixels), key=lambda o: -o['pixels'])[:len(ks) + 4]   # the largest few: stray specks never win
+        objs = sorted(_drawn(label, colour, min_pixels), key=lambda o: -o['pixels'])[:len(ks) + 4]   # the largest few bound the assignments tried
         iou = [[_iou(o['box'], boxes[k]) if boxes is not None else 0.0 for o in objs] for k in ks]
         for j, (k, o) in enumerate(zip(ks, _share_out(objs, [phrases[k] for k in ks], iou, by))):
             d = {'found': False, 'box': None, 'shape': None, 'iou': 0.0} if o is None else {'found': True, 'box': objs[o]['box'], 'shape': objs[o]['shape'], 'iou': iou[j][o]}
             out[k] = d | {'correct': d['found'] and d['shape'] == phrases[k].split()[-1]}
     return out
-
 
 # %% ../nbs/05_adapter.ipynb #c484b3cb
 def layout_fidelity(images: Tensor, boxes: list, phrases: list) -> dict:
@@ -424,9 +426,8 @@ def layout_fidelity(images: Tensor, boxes: list, phrases: list) -> dict:
         m = sum(xs) / n; out[k], out[f'{k}_se'] = m, math.sqrt(sum((x - m) ** 2 for x in xs) / max(n - 1, 1) / n)
     return out
 
-
 # %% ../nbs/05_adapter.ipynb #adb31a40
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
 from .model import CondEncoder
 
 TINY_UNET = dict(sample_size=32, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(32, 64, 64),

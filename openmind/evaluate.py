@@ -21,8 +21,8 @@ __all__ = ['CONTRACTIONS', 'NUMBER_WORDS', 'ARTICLES', 'PUNCT', 'VQA_COMPUTATION
            'resolve_checkpoint', 'val_manifest', 'eval_caption', 'eval_vqa', 'eval_grounding', 'eval_retrieval',
            'layout_caption', 'planning_scores', 'eval_planning', 'draw_scenes', 'PhraseDetector', 'detector_fidelity',
            'check_gill', 'eval_labeling', 'coco_captions_to_jsonl', 'vqav2_to_jsonl', 'hub_to_jsonl', 'fingerprint',
-           'evaluate', 'is_shapes_world', 'summary_table', 'format_table', 'plot_predictions', 'plot_retrieval',
-           'metric_notes', 'write_report', 'main']
+           'picture_cache', 'evaluate', 'is_shapes_world', 'summary_table', 'format_table', 'plot_predictions',
+           'plot_retrieval', 'metric_notes', 'write_report', 'main']
 
 # %% ../nbs/10_evaluate.ipynb #c8b73871
 CONTRACTIONS = {
@@ -498,6 +498,15 @@ def fingerprint(*paths, **settings) -> str:
     key = json.dumps([[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files] + [sorted(settings.items())], default=str)
     return hashlib.sha1(key.encode()).hexdigest()[:12]
 
+# %% ../nbs/10_evaluate.ipynb #b2d4f6a8
+def picture_cache(ck: dict, out, data, steps: int, guidance_scale: float) -> Path:
+    "The cache folder under `out` for a run's drawn pictures, keyed by the model's, adapter's and generator's files and the sampling settings."
+    from openmind.adapter import TINY_BASE
+    gen = (ck['config'].get('generator') or {}).get('base', 'tiny')
+    gen_dir = Path(str(TINY_BASE)) if gen == 'tiny' else Path(gen) if Path(gen).exists() else None   # a hub id counts by its name
+    return Path(out) / 'cache' / fingerprint(ck['model'], ck['adapter'], gen_dir, generator=gen, steps=steps, guidance_scale=guidance_scale,
+                                             data=str(Path(data).resolve()))
+
 # %% ../nbs/10_evaluate.ipynb #3baea2e6
 def _generator(ck: dict, device):
     from openmind.adapter import load_generator, load_adapter
@@ -534,10 +543,7 @@ def evaluate(checkpoint, data=None, tasks=TASKS, limit=None, gen_limit: int = 64
     if vqa not in VQA_COMPUTATIONS: raise ValueError(f"unknown VQA computation {vqa!r}; computations: {', '.join(VQA_COMPUTATIONS)}")
     ck = resolve_checkpoint(checkpoint); data = Path(data or ck['config'].get('data') or 'data/shapes')
     out = Path(out or ck['run'] / 'eval'); device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    gen = (ck['config'].get('generator') or {}).get('base', 'tiny')   # its weights and sampler config: a new base redraws the pictures
-    from openmind.adapter import TINY_BASE
-    gen_dir = Path(str(TINY_BASE)) if gen == 'tiny' else Path(gen) if Path(gen).exists() else None
-    cache = out / 'cache' / fingerprint(ck['model'], ck['adapter'], gen_dir, generator=gen, steps=steps, guidance_scale=guidance_scale, data=str(data.resolve()))
+    cache = picture_cache(ck, out, data, steps, guidance_scale)
     model = OpenMind.from_pretrained(ck['model']).to(device).eval()
     res, state = {'checkpoint': str(ck['model']), 'adapter': str(ck['adapter']) if ck['adapter'] else None, 'data': str(data), 'out': str(out),
                   'settings': {'limit': limit, 'gen_limit': gen_limit, 'steps': steps, 'guidance_scale': guidance_scale, 'detector': str(detector) if detector else 'shapes',
