@@ -25,6 +25,7 @@ prompt, and the decision is right (bank → ret, new → gen).
     python benchmarks/compose.py --checkpoint runs/tiny            # 400 prompts
     python benchmarks/compose.py --checkpoint runs/tiny --n 96     # quicker
     python benchmarks/compose.py --checkpoint runs/tiny --decision-only   # the decision rows alone (about a minute)
+    python benchmarks/compose.py --checkpoint runs/tiny --rows 'GILL, planned;true' --fraction 0.6   # GLIGEN's scheduled sampling
 """
 import argparse, json, os, time
 from pathlib import Path
@@ -88,6 +89,8 @@ def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--checkpoint', default='runs/tiny'); ap.add_argument('--data', default='data/shapes')
     ap.add_argument('--n', type=int, default=400); ap.add_argument('--steps', type=int, default=10); ap.add_argument('--guidance', type=float, default=3.0)
     ap.add_argument('--batch-size', type=int, default=16); ap.add_argument('--decision-only', action='store_true')
+    ap.add_argument('--fraction', type=float, default=None, help="grounding fraction of the layout rows (GLIGEN's scheduled sampling; default: OpenMind.draw's)")
+    ap.add_argument('--rows', default='', help="only the drawn rows whose name contains one of these ;-separated strings ('GILL, planned;true')")
     a = ap.parse_args()
     ck = resolve_checkpoint(a.checkpoint); model = OpenMind.from_pretrained(ck['model']).eval(); pipe = _generator(ck, 'cpu')
     pipe.set_progress_bar_config(disable=True)
@@ -106,7 +109,8 @@ def main():
     rows = {'stage 1 (planned boxes, no picture)': [s == c for s, c in zip([layout_caption(p['phrases'], p['boxes']) for p in plans], caps)]}
     settings = [('text, no layout', 'text', None), ('GILL, no layout', 'gill', None), ('GILL, planned layout', 'gill', 'plan'),
                 ('GILL, true layout', 'gill', 'true'), ('conversation ("Draw ..."), planned layout', 'chat', 'plan')]
-    times = {}
+    if a.rows: settings = [st for st in settings if any(w in st[0] for w in a.rows.split(';'))]
+    times, fr = {}, ({} if a.fraction is None else dict(grounding_fraction=a.fraction))
     for name, cond, lay in settings:
         ok, t0 = [], time.perf_counter()
         for k in range(0, len(ps), a.batch_size):
@@ -115,16 +119,17 @@ def main():
                       plans[k:k + a.batch_size] if lay == 'plan' else None)
             if cond == 'chat':   # the whole conversation: "Draw ..." → the reply → its planned layout → a picture (drawing forced)
                 outs = model.generate_for_images_and_texts([[f'Draw {c}.'] for c, _, _ in chunk], decision='gen', force_image=True, pipe=pipe, layout='plan',
-                                                           num_inference_steps=a.steps, guidance_scale=a.guidance,
+                                                           num_inference_steps=a.steps, **fr, guidance_scale=a.guidance,
                                                            generator=[torch.Generator().manual_seed(k + i) for i in range(len(chunk))])
                 imgs = [o[1]['gen']['image'] for o in outs]
-            else: imgs = model.draw(pipe, [c for c, _, _ in chunk], layout, cond, seed=k, num_inference_steps=a.steps, guidance_scale=a.guidance)['images']
+            else: imgs = model.draw(pipe, [c for c, _, _ in chunk], layout, cond, seed=k, num_inference_steps=a.steps, guidance_scale=a.guidance, **fr)['images']
             ok += [satisfied(im, c, ph) for im, (c, ph, _) in zip(imgs, chunk)]
         rows[name], times[name] = ok, time.perf_counter() - t0
     n_obj = [len(ph) for _, ph, _ in ps]
+    frac_txt = "OpenMind.draw's default" if a.fraction is None else f'{a.fraction:g}'
     kinds = {1: 'attribution (1 object)', 2: 'spatial (2 objects)', 3: 'order and count (3 objects)'}
     print(f"\n### Composition: {len(ps)} held-out prompts, {a.steps} steps of {type(pipe.scheduler).__name__}, guidance {a.guidance}, "
-          f"checkpoint {a.checkpoint}\n")
+          f"grounding fraction {frac_txt}, checkpoint {a.checkpoint}\n")
     print('| row | all | ' + ' | '.join(kinds.values()) + ' |'); print('|---|---|' + '---|' * len(kinds))
     for name, ok in rows.items():
         by = [np.mean([o for o, m in zip(ok, n_obj) if m == k]) for k in kinds]

@@ -15,6 +15,8 @@ and stepped in turn, 5 steps each (one of them a `layout` step), so the machine'
     made            data_cache=false: every batch decoded, processed and tokenized when it is drawn (the path before data_cache)
     kept            data_cache=auto (the default): each item made on first use and kept (exact: the same batches)
     kept+compile    kept, and every LLM decoder layer and vision encoder layer compiled (`Module.compile(dynamic=True)`)
+    kept+bf16       kept, each step under torch.autocast('cpu', bfloat16), what mixed_precision=bf16 does on a CPU (one process holds
+                    one Accelerator state, so the variant autocasts itself); pays on CPUs with bf16 dot products (AVX512-BF16, AMX)
 
     steps/s over the timed steps, after `--warm` steps each, every kept item made beforehand (the
     steady state; making them all once is timed and reported: a run pays it over its first epochs);
@@ -85,7 +87,7 @@ def cpu(n):
         print(f'| {name} | {sps:.1f} | {sps / rows[0][1]:.2f}x | {peak / 2**20:.1f} | {peak / rows[0][2]:.2f}x | {est / 2**20:.1f} | {est / peak:.2f} |')
 
 
-def parted(tr):
+def parted(tr, autocast=None):
     "Wrap a trainer so each step's time is recorded by part: drawing batches, each mode's forward + backward, the rest."
     tr.parts, inner = {}, tr._backward
     def backward(m, *a):
@@ -95,24 +97,25 @@ def parted(tr):
         c, t0 = tr.c, time.perf_counter()
         window = [{m: next(tr.streams[m]) for m in tr.streams if tr.step % c.modes[m].every == 0} for _ in range(c.accumulation)]
         t1 = time.perf_counter(); before = sum(tr.parts.get(m, 0.0) for m in tr.streams)
-        log = tr.train_step(window); t2 = time.perf_counter()
+        with torch.autocast('cpu', autocast, enabled=autocast is not None): log = tr.train_step(window)
+        t2 = time.perf_counter()
         tr.parts['data'] = tr.parts.get('data', 0.0) + t1 - t0
         tr.parts['clip + AdamW'] = tr.parts.get('clip + AdamW', 0.0) + (t2 - t1) - (sum(tr.parts.get(m, 0.0) for m in tr.streams) - before)
         return log, t2 - t0
     return step
 
 
-def speed(steps, warm, compile_=False, block=5):
+def speed(steps, warm, compile_=False, bf16=False, block=5):
     shapes.ensure_shapes(DATA)
     t0 = time.perf_counter(); subprocess.run([sys.executable, '-c', 'import openmind.trainer'], check=True); imports = time.perf_counter() - t0
-    variants = [('made', ['data_cache=false']), ('kept', [])] + ([('kept+compile', [])] if compile_ else [])
+    variants = [('made', ['data_cache=false']), ('kept', [])] + ([('kept+compile', [])] if compile_ else []) + ([('kept+bf16', [])] if bf16 else [])
     trs, setup, fill = {}, {}, {}
     for name, ov in variants:
         t0 = time.perf_counter(); torch.manual_seed(0)
         tr = Trainer(resolve_config('tiny', ['out=/tmp/openmind-speed-' + name, *ov])).setup_data()
         if name.endswith('compile'):
             for layer in [*tr.model.base_llm.model.layers, *tr.model.encoder.tower.encoder.layers]: layer.compile(dynamic=True)
-        trs[name] = (tr, parted(tr)); setup[name] = time.perf_counter() - t0
+        trs[name] = (tr, parted(tr, torch.bfloat16 if name.endswith('bf16') else None)); setup[name] = time.perf_counter() - t0
         if tr.kept.get('captioning'):   # every kept item made now, as a run makes them over its first epochs: the steps timed are the steady state
             t0 = time.perf_counter()
             for st in tr.streams.values():
@@ -193,8 +196,9 @@ if __name__ == '__main__':
     p.add_argument('--speed', action='store_true', help="only the speed part: items made every step vs kept, by part")
     p.add_argument('--steps', type=int, default=100, help='--speed: timed steps per variant'); p.add_argument('--warm', type=int, default=5)
     p.add_argument('--compile', action='store_true', help='--speed: also kept + torch.compile of the LLM and encoder layers')
+    p.add_argument('--bf16', action='store_true', help='--speed: also kept + mixed_precision=bf16 (autocast on the CPU)')
     a = p.parse_args()
-    if a.speed: speed(a.steps, a.warm, a.compile); sys.exit()
+    if a.speed: speed(a.steps, a.warm, a.compile, a.bf16); sys.exit()
     if not (a.gpu_only or a.gpu_dry_run): cpu(3 if a.quick else 10)
     if a.gpu_dry_run: gpu(1, dry_run=True)
     elif torch.cuda.is_available(): gpu(3 if a.quick else 10)

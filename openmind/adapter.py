@@ -294,8 +294,9 @@ from .model import OpenMind
 
 # %% ../nbs/05_adapter.ipynb #f5380d7a
 @patch
-def draw(self: OpenMind, pipe, prompts, layout='plan', conditioning: str = 'gill', grounding_fraction: float = 1.0, seed: int = 0, **kw) -> dict:
-    "Pictures for `prompts` through `pipe` (with the spatial adapter), each object in its box of `layout` ('plan', None, or a layout per prompt)."
+def draw(self: OpenMind, pipe, prompts, layout='plan', conditioning: str = 'gill', grounding_fraction: float = 0.8, seed: int = 0, **kw) -> dict:
+    """Pictures for `prompts` through `pipe` (with the spatial adapter), each object in its box of `layout` ('plan', None, or a layout per prompt).
+    `grounding_fraction`: the share of the sampler's steps the adapter acts in (GLIGEN's scheduled sampling; the base alone finishes the shapes)."""
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     if conditioning not in ('gill', 'text'): raise ValueError(f"conditioning must be 'gill' or 'text', got {conditioning!r}")
     if layout is None: layouts = [{'phrases': [], 'boxes': torch.zeros(0, 4)} for _ in prompts]
@@ -314,7 +315,6 @@ def draw(self: OpenMind, pipe, prompts, layout='plan', conditioning: str = 'gill
     out = layout_generate(pipe, boxes=[l['boxes'] for l in layouts], phrases=[list(l['phrases']) for l in layouts],
                           grounding_fraction=grounding_fraction if layout is not None else 0.0, **cond, **kw)
     return {'images': out.images, 'layouts': [{'phrases': list(l['phrases']), 'boxes': l['boxes']} for l in layouts]}
-
 
 # %% ../nbs/05_adapter.ipynb #1a0b728c
 from torch.utils.data import Dataset

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['MODES', 'TRAIN_MODES', 'LM_MODES', 'SCHEDULES', 'PRECISIONS', 'Mode', 'Beta', 'CONFIGS', 'ModeSpec', 'GeneratorSpec',
            'make_schedule', 'check_schedule', 'TrainConfig', 'ConfigError', 'describe', 'train_config', 'load_config',
-           'apply_overrides', 'resolve_config', 'save_config', 'read_run_config', 'ArgParser', 'positive']
+           'apply_overrides', 'resolve_config', 'save_config', 'read_run_config', 'ArgParser', 'positive',
+           'quiet_library_logs']
 
 # %% ../nbs/05a_config.ipynb #c0671d5f
 import argparse, difflib
@@ -230,3 +231,21 @@ def positive(kind=int):
         if not v > 0: raise argparse.ArgumentTypeError(f"{s!r} must be greater than 0")
         return v
     return parse
+
+# %% ../nbs/05a_config.ipynb #e2f3a4b5
+import logging
+
+class _DropPrefix(logging.Filter):
+    "Drop the records whose message starts with `prefix`."
+    def __init__(self, prefix: str): super().__init__(); self.prefix = prefix
+    def filter(self, record): return not str(record.msg).startswith(self.prefix)
+
+_QUIET = {'bitsandbytes.backends.cpu.ops': 'Failed to load CPU gemm_4bit_forward from kernels-community'}
+
+def quiet_library_logs() -> None:
+    "Drop the library log records in `_QUIET` (logger name: message prefix); idempotent, and effective before the library is imported."
+    for name, prefix in _QUIET.items():
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, _DropPrefix) and f.prefix == prefix for f in lg.filters): lg.addFilter(_DropPrefix(prefix))
+
+quiet_library_logs()
