@@ -246,6 +246,6 @@ def quiet_library_logs() -> None:
     "Drop the library log records in `_QUIET` (logger name: message prefix); idempotent, and effective before the library is imported."
     for name, prefix in _QUIET.items():
         lg = logging.getLogger(name)
-        if not any(isinstance(f, _DropPrefix) and f.prefix == prefix for f in lg.filters): lg.addFilter(_DropPrefix(prefix))
+        if not any(getattr(f, 'prefix', None) == prefix for f in lg.filters): lg.addFilter(_DropPrefix(prefix))   # by prefix: a reloaded module's class is another
 
 quiet_library_logs()
