@@ -27,7 +27,7 @@ prompt, and the decision is right (bank → ret, new → gen).
     python benchmarks/compose.py --checkpoint runs/tiny --decision-only   # the decision rows alone (about a minute)
     python benchmarks/compose.py --checkpoint runs/tiny --rows 'GILL, planned;true' --fraction 0.6   # GLIGEN's scheduled sampling
 """
-import argparse, json, os, time
+import argparse, inspect, json, os, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -126,7 +126,7 @@ def main():
             ok += [satisfied(im, c, ph) for im, (c, ph, _) in zip(imgs, chunk)]
         rows[name], times[name] = ok, time.perf_counter() - t0
     n_obj = [len(ph) for _, ph, _ in ps]
-    frac_txt = "OpenMind.draw's default" if a.fraction is None else f'{a.fraction:g}'
+    frac_txt = f"{inspect.signature(OpenMind.draw).parameters['grounding_fraction'].default:g} (OpenMind.draw's default)" if a.fraction is None else f'{a.fraction:g}'
     kinds = {1: 'attribution (1 object)', 2: 'spatial (2 objects)', 3: 'order and count (3 objects)'}
     print(f"\n### Composition: {len(ps)} held-out prompts, {a.steps} steps of {type(pipe.scheduler).__name__}, guidance {a.guidance}, "
           f"grounding fraction {frac_txt}, checkpoint {a.checkpoint}\n")

@@ -14,8 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from .boxes import validate_boxes, BoxWarning
-from .config import quiet_library_logs
-quiet_library_logs()   # every command that reads data: the package's log filters (openmind.config)
+import openmind.config   # its import installs the package's log filters (quiet_library_logs) for every command that reads data
 
 # %% auto #0
 __all__ = ['RECORD_TYPES', 'MAX_IMAGE_PIXELS', 'RecordError', 'CaptionRecord', 'VQARecord', 'GroundingRecord', 'record_type',
