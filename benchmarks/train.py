@@ -9,14 +9,18 @@ CPU (always): the tiny default (`openmind/configs/tiny.yaml`: five modes, batch 
     samples/s (median over timed steps), the peak of one step from the profiler's memory timeline, and the
     `openmind.memory` estimate of that peak — ratios against per-mode.
 
-Speed (`--speed`): the tiny default as `python -m openmind.train` runs it, two (or three) trainers built alike from one seed
+Speed (`--speed`): the tiny default as `python -m openmind.train` runs it, four (or more) trainers built alike from one seed
 and stepped in turn, 5 steps each (one of them a `layout` step), so the machine's drift falls on all alike:
 
-    made            data_cache=false: every batch decoded, processed and tokenized when it is drawn (the path before data_cache)
-    kept            data_cache=auto (the default): each item made on first use and kept (exact: the same batches)
-    kept+compile    kept, and every LLM decoder layer and vision encoder layer compiled (`Module.compile(dynamic=True)`)
-    kept+bf16       kept, each step under torch.autocast('cpu', bfloat16), what mixed_precision=bf16 does on a CPU (one process holds
-                    one Accelerator state, so the variant autocasts itself); pays on CPUs with bf16 dot products (AVX512-BF16, AMX)
+    made            data_cache=false, every grounding slot, overlap=false: every batch decoded, processed and tokenized when it is
+                    drawn, the adapter's tokens padded to max_boxes (30), one mode after another (the path before all three)
+    kept            data_cache=auto: each item made on first use and kept (exact: the same batches); 30 slots, one after another
+    kept+slots      ... and the adapter's slots as many as the batch's fullest scene needs (exact: padding slots are masked)
+    kept+slots+overlap  ... and the layout mode's forward and backward in a second thread beside the other modes, one thread
+                    each (overlap=true; the default `auto` chooses it where timing says it pays) — the default on such a CPU
+    kept+compile    kept+slots, and every LLM decoder layer and vision encoder layer compiled (`Module.compile(dynamic=True)`)
+    kept+bf16       kept+slots, each step under torch.autocast('cpu', bfloat16), what mixed_precision=bf16 does on a CPU (one process
+                    holds one Accelerator state, so the variant autocasts itself); pays on CPUs with bf16 dot products (AVX512-BF16, AMX)
 
     steps/s over the timed steps, after `--warm` steps each, every kept item made beforehand (the
     steady state; making them all once is timed and reported: a run pays it over its first epochs);
@@ -89,18 +93,20 @@ def cpu(n):
 
 def parted(tr, autocast=None):
     "Wrap a trainer so each step's time is recorded by part: drawing batches, each mode's forward + backward, the rest."
-    tr.parts, inner = {}, tr._backward
-    def backward(m, *a):
+    tr.parts, inner, acc_inner = {}, tr._backward, tr.accumulate
+    def backward(m, *a):   # under overlap, `layout` runs in its own thread: its time overlaps the other modes'
         t = time.perf_counter(); v = inner(m, *a); tr.parts[m] = tr.parts.get(m, 0.0) + time.perf_counter() - t; return v
-    tr._backward = backward
+    def accumulate(window):
+        t = time.perf_counter(); r = acc_inner(window); tr.parts['forward + backward'] = tr.parts.get('forward + backward', 0.0) + time.perf_counter() - t; return r
+    tr._backward, tr.accumulate = backward, accumulate
     def step():
         c, t0 = tr.c, time.perf_counter()
         window = [{m: next(tr.streams[m]) for m in tr.streams if tr.step % c.modes[m].every == 0} for _ in range(c.accumulation)]
-        t1 = time.perf_counter(); before = sum(tr.parts.get(m, 0.0) for m in tr.streams)
+        t1 = time.perf_counter(); before = tr.parts.get('forward + backward', 0.0)
         with torch.autocast('cpu', autocast, enabled=autocast is not None): log = tr.train_step(window)
         t2 = time.perf_counter()
         tr.parts['data'] = tr.parts.get('data', 0.0) + t1 - t0
-        tr.parts['clip + AdamW'] = tr.parts.get('clip + AdamW', 0.0) + (t2 - t1) - (sum(tr.parts.get(m, 0.0) for m in tr.streams) - before)
+        tr.parts['clip + AdamW'] = tr.parts.get('clip + AdamW', 0.0) + (t2 - t1) - (tr.parts['forward + backward'] - before)
         return log, t2 - t0
     return step
 
@@ -108,11 +114,14 @@ def parted(tr, autocast=None):
 def speed(steps, warm, compile_=False, bf16=False, block=5):
     shapes.ensure_shapes(DATA)
     t0 = time.perf_counter(); subprocess.run([sys.executable, '-c', 'import openmind.trainer'], check=True); imports = time.perf_counter() - t0
-    variants = [('made', ['data_cache=false']), ('kept', [])] + ([('kept+compile', [])] if compile_ else []) + ([('kept+bf16', [])] if bf16 else [])
+    seq = ['overlap=false']   # variant: overrides, every grounding slot padded (the path before slots were trimmed)
+    variants = [('made', ['data_cache=false', *seq], True), ('kept', seq, True), ('kept+slots', seq, False), ('kept+slots+overlap', ['overlap=true'], False)] \
+               + ([('kept+compile', seq, False)] if compile_ else []) + ([('kept+bf16', seq, False)] if bf16 else [])
     trs, setup, fill = {}, {}, {}
-    for name, ov in variants:
+    for name, ov, all_slots in variants:
         t0 = time.perf_counter(); torch.manual_seed(0)
         tr = Trainer(resolve_config('tiny', ['out=/tmp/openmind-speed-' + name, *ov])).setup_data()
+        if all_slots: tr.layout.slots = tr.layout.adapter.config.max_boxes
         if name.endswith('compile'):
             for layer in [*tr.model.base_llm.model.layers, *tr.model.encoder.tower.encoder.layers]: layer.compile(dynamic=True)
         trs[name] = (tr, parted(tr, torch.bfloat16 if name.endswith('bf16') else None)); setup[name] = time.perf_counter() - t0
@@ -129,18 +138,20 @@ def speed(steps, warm, compile_=False, bf16=False, block=5):
                 if tr.step == 1: first[name], loss1[name] = dt, log['loss']
                 if k >= warm: timed_s[name] += dt
             if k + block == warm: tr.parts.clear()   # parts over the timed steps only
-    tr, _ = trs['kept']
+    tr, _ = trs['kept+slots+overlap']
     t0 = time.perf_counter(); tr.evaluate(); ev = time.perf_counter() - t0
     t0 = time.perf_counter(); tr.save_checkpoint(); ck = time.perf_counter() - t0
     print(f"\n### Speed: the tiny default, {steps} timed steps each after {warm} ({platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__})\n")
-    print('| variant | steps/s | vs made | ' + ' | '.join(['data', *[m for m in tr.streams], 'clip + AdamW']) + ' | loss at step 1 | at the last step |')
-    print('|---|---|---|' + '---|' * (len(tr.streams) + 4))
-    base = steps / timed_s['made']
+    parts = ['data', *tr.streams, 'forward + backward', 'clip + AdamW']
+    print('| variant | steps/s | vs made | vs kept | ' + ' | '.join(parts) + ' | loss at step 1 | at the last step |')
+    print('|---|---|---|---|' + '---|' * (len(parts) + 2))
+    base, kept = steps / timed_s['made'], steps / timed_s['kept']
     for name, (t, _) in trs.items():
         per = lambda p: f"{t.parts.get(p, 0.0) / steps:.3f}"
-        print(f"| {name} | {steps / timed_s[name]:.3f} | {steps / timed_s[name] / base:.2f}x | " + ' | '.join(per(p) for p in ['data', *t.streams, 'clip + AdamW'])
-              + f" | {loss1[name]:.6f} | {logs[name]['loss']:.6f} |")
-    print(f"\nseconds per step by part (mean over the timed steps; a mode's time is its forward + backward, averaged over all steps)")
+        print(f"| {name} | {steps / timed_s[name]:.3f} | {steps / timed_s[name] / base:.2f}x | {steps / timed_s[name] / kept:.2f}x | "
+              + ' | '.join(per(p) for p in parts) + f" | {loss1[name]:.6f} | {logs[name]['loss']:.6f} |")
+    print(f"\nseconds per step by part (mean over the timed steps; a mode's time is its forward + backward, averaged over all steps; "
+          f"'forward + backward' is all modes' wall time, less than their sum where layout ran beside them)")
     print(f"once per run: imports {imports:.1f} s (a fresh `import openmind.trainer`), setup " + ', '.join(f'{n} {s:.1f} s' for n, s in setup.items())
           + '; making every kept item once ' + ', '.join(f'{n} {s:.1f} s' for n, s in fill.items()) + f"; first step " + ', '.join(f'{n} {s:.1f} s' for n, s in first.items()) + f"; an evaluation (eval_batches={tr.c.eval_batches}) {ev:.1f} s; a checkpoint {ck:.1f} s")
 

@@ -162,18 +162,27 @@ def _largest(boxes: Tensor, embeds: Tensor, k: int, where: str):
     warnings.warn(f"{where}{len(boxes)} boxes, more than {k}: kept the {k} largest", BoxWarning, stacklevel=3)
     return boxes[keep], embeds[keep]
 
-# %% ../nbs/05_adapter.ipynb #9f4f1388
-def set_grounding(unet_or_pipeline, boxes: list, phrase_embeds: list, size: tuple[int, int], image_size=None, cfg: bool = False) -> Grounding:
-    """Set each sample's boxes (`[N_i, 4]`, normalized, or pixels of `image_size`) and phrase embeddings (`[N_i, phrase_dim]`)
-    for the next UNet calls on inputs of `size` (h, w). `cfg`: prepend a null-grounded copy (classifier-free guidance)."""
-    a = _unet(unet_or_pipeline).spatial_adapter; c = a.config; S = c.max_boxes
+def _checked(boxes: list, phrase_embeds: list, image_size, phrase_dim: int, max_boxes: int) -> list[tuple[Tensor, Tensor]]:
+    "Each sample's boxes validated (`validate_boxes`) with their phrase embeddings, the `max_boxes` largest where there are more."
     if len(boxes) != len(phrase_embeds): raise ValueError(f"{len(boxes)} box lists but {len(phrase_embeds)} phrase-embedding lists")
-    B = len(boxes); bx, pe, valid = torch.zeros(B, S, 4), torch.zeros(B, S, c.phrase_dim), torch.zeros(B, S)
+    out = []
     for i, (b, e) in enumerate(zip(boxes, phrase_embeds)):
-        e = torch.as_tensor(e, dtype=torch.float32).reshape(-1, c.phrase_dim)
+        e = torch.as_tensor(e, dtype=torch.float32).reshape(-1, phrase_dim)
         v = validate_boxes(b, image_size, [f'phrase {k}' for k in range(len(e))], where=f'sample {i}')
-        kb, ke = _largest(v.boxes, e[v.keep], S, f'sample {i}: ')
-        bx[i, :len(kb)], pe[i, :len(kb)], valid[i, :len(kb)] = kb, ke, 1
+        out.append(_largest(v.boxes, e[v.keep], max_boxes, f'sample {i}: '))
+    return out
+
+# %% ../nbs/05_adapter.ipynb #9f4f1388
+def set_grounding(unet_or_pipeline, boxes: list, phrase_embeds: list, size: tuple[int, int], image_size=None, cfg: bool = False,
+                  slots: int|None = None) -> Grounding:
+    """Set each sample's boxes (`[N_i, 4]`, normalized, or pixels of `image_size`) and phrase embeddings (`[N_i, phrase_dim]`)
+    for the next UNet calls on inputs of `size` (h, w). `cfg`: prepend a null-grounded copy (classifier-free guidance).
+    `slots`: box slots per sample (default: as many as the sample with the most boxes needs; at most `max_boxes`)."""
+    a = _unet(unet_or_pipeline).spatial_adapter; c = a.config
+    kept = _checked(boxes, phrase_embeds, image_size, c.phrase_dim, c.max_boxes)
+    S = min(slots or max([1, *(len(kb) for kb, _ in kept)]), c.max_boxes)
+    B = len(boxes); bx, pe, valid = torch.zeros(B, S, 4), torch.zeros(B, S, c.phrase_dim), torch.zeros(B, S)
+    for i, (kb, ke) in enumerate(kept): bx[i, :len(kb)], pe[i, :len(kb)], valid[i, :len(kb)] = kb[:S], ke[:S], 1
     if cfg: bx, pe, valid = (torch.cat([torch.zeros_like(t), t]) for t in (bx, pe, valid))
     ref = a.tokens.null_position_feature; bx, pe, valid = (t.to(ref.device, ref.dtype) for t in (bx, pe, valid))
     pad = lambda t, d: torch.cat([t, t.new_zeros(len(t), 1, *d)], 1)          # the always-present null slot
@@ -477,8 +486,8 @@ def min_snr_weight(noise_scheduler, timesteps: Tensor, gamma: float = 5.0) -> Te
 
 # %% ../nbs/05_adapter.ipynb #97a68b97
 def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float = 0.1, drop_grounding: float = 0.1, generator=None,
-                   noise_scheduler=None, reduction: str = 'mean', snr_gamma: float = 0.0) -> Tensor:
-    "MSE of `pipe.unet`'s prediction (its scheduler's target) on a `layout_collate` batch, grounded through the adapter when `adapter`."
+                   noise_scheduler=None, reduction: str = 'mean', snr_gamma: float = 0.0, slots: int|None = None) -> Tensor:
+    "MSE of `pipe.unet`'s prediction (its scheduler's target) on a `layout_collate` batch, grounded through the adapter (`slots` as `set_grounding`'s) when `adapter`."
     unet, B = pipe.unet, len(batch['image'])
     if isinstance(generator, list) and len(generator) != B: raise ValueError(f"{len(generator)} generators for a batch of {B}")
     x0 = batch['image'].to(unet.device)
@@ -498,7 +507,7 @@ def diffusion_loss(pipe, batch: dict, adapter: bool = False, drop_caption: float
         for bs, ps, k in zip(batch['boxes'], batch['phrases'], g):
             n = len(ps) if k else 0
             boxes.append(bs[:n]); embeds.append(pe[k0:k0 + n]); k0 += n
-        set_grounding(unet, boxes, embeds, x0.shape[-2:])
+        set_grounding(unet, boxes, embeds, x0.shape[-2:], slots=slots)
     sched = noise_scheduler or DDPMScheduler.from_config(pipe.scheduler.config)   # training noise = the sampler's schedule
     noise = _draw(lambda g, n: torch.randn((n, *x0.shape[1:]), generator=g), B, generator).to(x0)
     t = _draw(lambda g, n: torch.randint(0, sched.config.num_train_timesteps, (n,), generator=g), B, generator).to(unet.device)
@@ -583,12 +592,12 @@ class LayoutObjective(nn.Module):
         self.pipe, self.drop_grounding = pipe, drop_grounding
         self.adapter = add_spatial_adapter(pipe, max_boxes=max_boxes)
         self.size = size or pipe.unet.config.sample_size * getattr(pipe, 'vae_scale_factor', 1)
-        self.noise = DDPMScheduler.from_config(pipe.scheduler.config)
+        self.noise, self.slots = DDPMScheduler.from_config(pipe.scheduler.config), None   # slots: `set_grounding`'s (None: the batch's fullest scene)
 
     def forward(self, batch: dict, seeds) -> ModeOutput:
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         per = diffusion_loss(self.pipe, batch, adapter=True, drop_grounding=self.drop_grounding if self.training else 0.0,
-                             generator=gens, noise_scheduler=self.noise, reduction='none')
+                             generator=gens, noise_scheduler=self.noise, reduction='none', slots=self.slots)
         return ModeOutput(per.mean(), len(per), per_sample=torch.stack([per.detach().float(), torch.ones_like(per, dtype=torch.float32)], 1))
 
     def dataset(self, manifest) -> LayoutDataset: return LayoutDataset(manifest, self.size)

@@ -96,6 +96,7 @@ class _Loop(_Strict):
     num_workers: NonNegativeInt = 0              # DataLoader workers per mode
     data_cache: Literal['auto', True, False] = 'auto' # make each item's tokens and pixels once and keep them (auto: when they fit data_cache_gib, no workers)
     data_cache_gib: PositiveFloat = 1.0          # ... the most memory one mode's kept items may take under 'auto'
+    overlap: Literal['auto', True, False] = 'auto'   # one CPU process: the layout mode in a second thread beside the others (auto: if timing the first steps both ways says it pays)
     log_with: list[str] = []                     # accelerate trackers: 'tensorboard', 'wandb', 'trackio', ...
 
 # %% ../nbs/05a_config.ipynb #f0c6da77
@@ -132,6 +133,12 @@ class TrainConfig(_Loop, _Optim, _Run):
     def _data_cache(self):
         if self.data_cache is True and self.num_workers:
             raise ValueError(f"data_cache=true with num_workers={self.num_workers}: each worker would rebuild its own cache every epoch; set num_workers=0 or data_cache=auto")
+        return self
+
+    @model_validator(mode='after')
+    def _overlap(self):
+        if self.overlap is True and self.mixed_precision == 'fp16':
+            raise ValueError("overlap=true with mixed_precision='fp16': the loss scaler is shared by both threads; use bf16 or overlap=auto")
         return self
 
 

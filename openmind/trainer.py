@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_trainer.ipynb #9d733a8f
 from __future__ import annotations
-import contextlib, json, math, os, shutil, signal, time, warnings
+import contextlib, json, math, os, shutil, signal, statistics, time, warnings
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 import torch
 from torch import nn, Tensor
@@ -21,8 +22,8 @@ from .memory import flops_per_token, peak_flops, memory_recorder
 from .shard import shard, is_sharded, clip_grad_norm, save_train_state, load_train_state
 
 # %% auto #0
-__all__ = ['NO_DECAY', 'VAL_SEED', 'STATE', 'mode_dataset', 'ModeStream', 'param_groups', 'layout_param_groups', 'sharding',
-           'Trainer', 'CachedItems', 'nbytes', 'latest_checkpoint']
+__all__ = ['NO_DECAY', 'VAL_SEED', 'OVERLAP_TRIAL', 'STATE', 'mode_dataset', 'ModeStream', 'param_groups', 'layout_param_groups',
+           'sharding', 'Trainer', 'CachedItems', 'nbytes', 'overlap_pays', 'latest_checkpoint']
 
 # %% ../nbs/06_trainer.ipynb #f95b857f
 def mode_dataset(mode: str, manifest, cond: CondEncoder|None = None):
@@ -131,6 +132,7 @@ class Trainer:
         self.out, self._stop = Path(c.out), None
         self.weights = {m: s.weight for m, s in c.modes.items()}
         self.streams, self.val = {}, {}
+        self.overlap, self._trial, self._lane = self._overlap_setting(), [], None
 
 # %% ../nbs/06_trainer.ipynb #96ecce97
 @patch
@@ -282,6 +284,52 @@ def _backward(self: Trainer, m: str, batch: dict, first: int, count: int, micro_
     acc.backward(out.loss * share * self.weights[m] / sum(self.weights.values()))
     return out.loss.item() * share / world   # summed over processes in `accumulate`: the global mean
 
+# %% ../nbs/06_trainer.ipynb #b883692b
+OVERLAP_TRIAL = 'AABB' + 'ABBAABBA'   # `overlap: auto`'s first layout steps: A one mode after another, B beside; 4 to warm up, then 8 timed
+
+def overlap_pays(sequential: list[float], overlapped: list[float]) -> bool:
+    "Whether steps with the `layout` mode beside the others took less time (median) than steps run one mode after another."
+    return statistics.median(overlapped) < statistics.median(sequential)
+
+# %% ../nbs/06_trainer.ipynb #cf3fbd84
+@patch
+def _overlap_setting(self: Trainer) -> bool|None:
+    "`overlap` resolved at start: True or False, or None while `auto` has still to time both ways."
+    c, alone = self.c.overlap, self.acc.device.type == 'cpu' and self.acc.num_processes == 1 and self.acc.scaler is None
+    if c is True and not alone:
+        raise ValueError(f"overlap=true: the layout mode runs beside the others only in one CPU process without fp16 "
+                         f"(here {self.acc.num_processes} process(es) on {self.acc.device.type}); use overlap=auto")
+    if self.layout is None or c is False or not alone: return False
+    return True if c is True else None if torch.get_num_threads() > 1 else False
+
+@patch
+def _overlapping(self: Trainer) -> bool:
+    "Whether this step's `layout` micro-batches run beside the other modes: as decided, or as the trial's turn says."
+    return self.overlap if self.overlap is not None else OVERLAP_TRIAL[len(self._trial)] == 'B'
+
+@patch
+def _time_trial(self: Trainer, seconds: float):
+    "Under `auto`, record a `layout` step's forwards and backwards; after the trial, keep the faster way."
+    if self.overlap is not None: return
+    self._trial.append(seconds)
+    if len(self._trial) < len(OVERLAP_TRIAL): return
+    timed = list(zip(OVERLAP_TRIAL, self._trial))[4:]
+    self.overlap = overlap_pays([s for w, s in timed if w == 'A'], [s for w, s in timed if w == 'B'])
+
+# %% ../nbs/06_trainer.ipynb #2bb80075
+@patch
+def _beside(self: Trainer, run, main: list, side: list) -> dict:
+    "`run(main)` in this thread and `run(side)` in a second one at the same time, each on half the CPU threads; both results."
+    if not side: return run(main)
+    if self._lane is None: self._lane = ThreadPoolExecutor(1, thread_name_prefix='openmind-layout')
+    n = torch.get_num_threads(); torch.set_num_threads(max(1, n // 2))   # the process's setting: both threads use it
+    try:
+        fut = self._lane.submit(run, side)
+        try: out = run(main)
+        finally: wait([fut])   # never leave the second thread running on
+        return out | fut.result()
+    finally: torch.set_num_threads(n)
+
 # %% ../nbs/06_trainer.ipynb #207b7822
 @patch
 def accumulate(self: Trainer, window: list[dict]) -> dict:
@@ -291,17 +339,24 @@ def accumulate(self: Trainer, window: list[dict]) -> dict:
     counts = acc.reduce(counts, 'sum') if world > 1 else counts
     jobs = [(k, j, m) for k, mb in enumerate(window) for j, m in enumerate(self.weights) if m in mb and _n(mb[m])]   # absent or empty: skipped
     last = {id(self._root(m)): i for i, (_, _, m) in enumerate(jobs)}
+    def run(ids: list[int]) -> dict:
+        out = {}
+        for i in ids:
+            k, j, m = jobs[i]
+            if self.sharded: self._root(m).set_requires_gradient_sync(last[id(self._root(m))] == i)   # reduce at each root's last backward only
+            b = _n(window[k][m])   # a layout sample's noise seed is its place in the global batch
+            out[i] = self._backward(m, window[k][m], (k * world + acc.process_index) * b, int(counts[j]), len(window))
+        return out
+    side = [i for i, (_, _, m) in enumerate(jobs) if m == 'layout'] if self._overlapping() else []
+    t0 = time.perf_counter(); vals = self._beside(run, [i for i in range(len(jobs)) if i not in side], side)
+    if any(m == 'layout' for *_, m in jobs): self._time_trial(time.perf_counter() - t0)
     losses, finite = {}, True
-    for i, (k, j, m) in enumerate(jobs):
-        if self.sharded: self._root(m).set_requires_gradient_sync(last[id(self._root(m))] == i)   # reduce at each root's last backward only
-        b = _n(window[k][m])   # a layout sample's noise seed is its place in the global batch
-        v = self._backward(m, window[k][m], (k * world + acc.process_index) * b, int(counts[j]), len(window))
-        losses[m] = losses.get(m, 0.0) + v; finite &= math.isfinite(v)
+    for i, (_, _, m) in enumerate(jobs): losses[m] = losses.get(m, 0.0) + vals[i]; finite &= math.isfinite(vals[i])   # in mode order, however run
     self._sync_grads()
     if world > 1:
         v = acc.reduce(torch.tensor([*losses.values(), float(not finite)], device=acc.device, dtype=torch.float64), 'sum')
         losses, finite = dict(zip(losses, v[:-1].tolist())), bool(v[-1] == 0)
-    return {'losses': losses, 'finite': finite}
+    return {'losses': losses, 'finite': finite, 'overlap': bool(side)}
 
 # %% ../nbs/06_trainer.ipynb #ced5617b
 @patch
@@ -344,7 +399,7 @@ def train_step(self: Trainer, window: list[dict]) -> dict:
     self._count_skip(ok)
     self.opt.zero_grad(set_to_none=True); self.step += 1
     self._step_schedule()
-    log = {'step': self.step, 'loss': loss, 'grad_norm': norm, 'lr': self.sched.get_last_lr()[0], 'skipped': int(not ok), 'skips': self.skips,
+    log = {'step': self.step, 'loss': loss, 'grad_norm': norm, 'lr': self.sched.get_last_lr()[0], 'skipped': int(not ok), 'skips': self.skips, 'overlap': int(r['overlap']),
            **{f'loss/{m}': v for m, v in r['losses'].items()}}
     if ok: self._spike(loss)
     return log
