@@ -114,7 +114,7 @@ def parted(tr, autocast=None):
 def speed(steps, warm, compile_=False, bf16=False, block=5):
     shapes.ensure_shapes(DATA)
     t0 = time.perf_counter(); subprocess.run([sys.executable, '-c', 'import openmind.trainer'], check=True); imports = time.perf_counter() - t0
-    seq = ['overlap=false']   # variant: overrides, every grounding slot padded (the path before slots were trimmed)
+    seq = ['overlap=false']   # each variant: name, overrides, and whether every grounding slot is padded (as before slots were trimmed)
     variants = [('made', ['data_cache=false', *seq], True), ('kept', seq, True), ('kept+slots', seq, False), ('kept+slots+overlap', ['overlap=true'], False)] \
                + ([('kept+compile', seq, False)] if compile_ else []) + ([('kept+bf16', seq, False)] if bf16 else [])
     trs, setup, fill = {}, {}, {}

@@ -285,7 +285,7 @@ def _backward(self: Trainer, m: str, batch: dict, first: int, count: int, micro_
     return out.loss.item() * share / world   # summed over processes in `accumulate`: the global mean
 
 # %% ../nbs/06_trainer.ipynb #b883692b
-OVERLAP_TRIAL = 'AABB' + 'ABBAABBA'   # `overlap: auto`'s first layout steps: A one mode after another, B beside; 4 to warm up, then 8 timed
+OVERLAP_TRIAL = 'aabbABBAABBA'   # `overlap: auto`'s first layout steps: a/A one mode after another, b/B beside; lower case to warm up, upper case timed
 
 def overlap_pays(sequential: list[float], overlapped: list[float]) -> bool:
     "Whether steps with the `layout` mode beside the others took less time (median) than steps run one mode after another."
@@ -305,7 +305,7 @@ def _overlap_setting(self: Trainer) -> bool|None:
 @patch
 def _overlapping(self: Trainer) -> bool:
     "Whether this step's `layout` micro-batches run beside the other modes: as decided, or as the trial's turn says."
-    return self.overlap if self.overlap is not None else OVERLAP_TRIAL[len(self._trial)] == 'B'
+    return self.overlap if self.overlap is not None else OVERLAP_TRIAL[len(self._trial)] in 'bB'
 
 @patch
 def _time_trial(self: Trainer, seconds: float):
@@ -313,14 +313,14 @@ def _time_trial(self: Trainer, seconds: float):
     if self.overlap is not None: return
     self._trial.append(seconds)
     if len(self._trial) < len(OVERLAP_TRIAL): return
-    timed = list(zip(OVERLAP_TRIAL, self._trial))[4:]
+    timed = list(zip(OVERLAP_TRIAL, self._trial))
     self.overlap = overlap_pays([s for w, s in timed if w == 'A'], [s for w, s in timed if w == 'B'])
 
 # %% ../nbs/06_trainer.ipynb #2bb80075
 @patch
 def _beside(self: Trainer, run, main: list, side: list) -> dict:
     "`run(main)` in this thread and `run(side)` in a second one at the same time, each on half the CPU threads; both results."
-    if not side: return run(main)
+    if not side or not main: return run(main + side)   # nothing to run beside: all here, on every thread
     if self._lane is None: self._lane = ThreadPoolExecutor(1, thread_name_prefix='openmind-layout')
     n = torch.get_num_threads(); torch.set_num_threads(max(1, n // 2))   # the process's setting: both threads use it
     try:
@@ -356,7 +356,7 @@ def accumulate(self: Trainer, window: list[dict]) -> dict:
     if world > 1:
         v = acc.reduce(torch.tensor([*losses.values(), float(not finite)], device=acc.device, dtype=torch.float64), 'sum')
         losses, finite = dict(zip(losses, v[:-1].tolist())), bool(v[-1] == 0)
-    return {'losses': losses, 'finite': finite, 'overlap': bool(side)}
+    return {'losses': losses, 'finite': finite, 'overlap': bool(side) and len(side) < len(jobs)}
 
 # %% ../nbs/06_trainer.ipynb #ced5617b
 @patch
