@@ -5,6 +5,7 @@ background is, for several samplers and guidance scales in the same run; and a l
     python benchmarks/base.py eval runs/base-v/ema2000 --settings ddim:3,dpm++:3,unipc:3:10   # sampler:guidance[:steps]
     python benchmarks/base.py train runs/base-v --steps 2000 --prediction v_prediction   # EMA + min-SNR-5 for that target
     python benchmarks/base.py figure runs/base-x0 ema3000 benchmarks/base_x0.png          # loss curve, true vs drawn images
+    python benchmarks/base.py figure runs/base-c2,runs/base-c3 ema1000 benchmarks/base_stages.png --sampler dpm++:3:10 --start 3000   # stages end to end
     python benchmarks/base.py train runs/base-ctl --init tiny --prediction sample --lr 1e-3 --steps 1000 [--text-time]   # continue it
     python benchmarks/base.py train runs/base-te --init tiny --text-encoder --steps 1000 --prediction sample   # tune the text encoder too
 
@@ -28,12 +29,14 @@ from openmind.adapter import (LayoutDataset, diffusion_target, layout_collate, l
 from openmind.shapes import ensure_shapes
 from transformers import CLIPTextModel
 
-SAMPLERS = {'ddim': lambda c: DDIMScheduler.from_config(c), 'ddim+clip': lambda c: DDIMScheduler.from_config(c, clip_sample=True),
+# DDIM's own defaults clip x0 to [-1, 1] (`clip_sample=True`); a folder whose config names another scheduler has no
+# `clip_sample` of its own, so plain 'ddim' sets it off, as the bases' DDIM configs had it, whatever the folder's class
+SAMPLERS = {'ddim': lambda c: DDIMScheduler.from_config(c, clip_sample=False), 'ddim+clip': lambda c: DDIMScheduler.from_config(c, clip_sample=True),
             'dpm++': lambda c: DPMSolverMultistepScheduler.from_config(c),
             'dpm++thresh': lambda c: DPMSolverMultistepScheduler.from_config(c, thresholding=True, sample_max_value=1.0),
             'unipc': lambda c: UniPCMultistepScheduler.from_config(c),
             # the first step at the last training timestep (999, 899, … for 10 steps) instead of 900, 800, … (Lin et al. 2024)
-            'ddim-trailing': lambda c: DDIMScheduler.from_config(c, timestep_spacing='trailing'),
+            'ddim-trailing': lambda c: DDIMScheduler.from_config(c, clip_sample=False, timestep_spacing='trailing'),
             'dpm++-trailing': lambda c: DPMSolverMultistepScheduler.from_config(c, timestep_spacing='trailing'),
             'unipc-trailing': lambda c: UniPCMultistepScheduler.from_config(c, timestep_spacing='trailing')}
 
@@ -117,21 +120,26 @@ def with_text_time(unet: UNet2DConditionModel, heads: int = 4) -> UNet2DConditio
     return new
 
 
-def figure(run: str, ema: str, out: Path, n: int = 12, data: str = 'data/shapes', steps: int = 25):
+def figure(run: str, ema: str, out: Path, n: int = 12, data: str = 'data/shapes', sampler: str|None = None, start: int = 0):
     """The run's loss per step (mean of 50) beside `n` validation captions: the true images on top, the base's drawings below.
     `run` may name several runs, comma-separated, each continuing the one before (`--init`): their losses are drawn end to
-    end, with a dotted line where each stage starts, and the drawings come from the last one's `ema` folder."""
+    end, with a dotted line where each stage starts, and the drawings come from the last one's `ema` folder, sampled as
+    `sampler` says (sampler:guidance[:steps], as `eval`'s settings) or, by default, with the folder's own scheduler at 25
+    steps, guidance 3. `start`: the steps the first run's `--init` had already trained, to number the steps from."""
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     runs = [Path(r) for r in str(run).split(',')]; run = runs[-1]
-    pipe = _load(str(run / ema))
+    pipe = _load(str(run / ema)); gs, steps = 3.0, 25
+    if sampler:
+        name, gs, *st = sampler.split(':'); gs = float(gs); steps = int(st[0]) if st else steps
+        pipe.scheduler = SAMPLERS[name](dict(pipe.scheduler.config))
     ds = LayoutDataset(Path(data) / 'val/layout.jsonl', 32); b = layout_collate([ds[i] for i in range(n)])
-    imgs = pipe(b['caption'], num_inference_steps=steps, guidance_scale=3.0, output_type='pt',
+    imgs = pipe(b['caption'], num_inference_steps=steps, guidance_scale=gs, output_type='pt',
                 generator=[torch.Generator().manual_seed(i) for i in range(n)]).images
     stages = [json.loads((r / 'losses.json').read_text()) for r in runs]
     losses = torch.tensor(sum(stages, [])); k = len(losses) // 50 * 50
     fig = plt.figure(figsize=(14, 3.2)); ax = fig.add_axes([0.04, 0.15, 0.2, 0.75])
-    ax.plot(torch.arange(k).view(-1, 50)[:, -1] + 1, losses[:k].view(-1, 50).mean(1)); ax.set_yscale('log')
-    for start in torch.tensor([len(l) for l in stages[:-1]]).cumsum(0).tolist(): ax.axvline(start, ls=':', c='grey')
+    ax.plot(torch.arange(k).view(-1, 50)[:, -1] + 1 + start, losses[:k].view(-1, 50).mean(1)); ax.set_yscale('log')
+    for s0 in torch.tensor([len(l) for l in stages[:-1]]).cumsum(0).tolist(): ax.axvline(s0 + start, ls=':', c='grey')
     ax.set_xlabel('step'); ax.set_title('weighted loss (mean of 50 steps)', fontsize=9)
     for r, row in enumerate(((b['image'] + 1) / 2, imgs)):
         for j in range(n):
@@ -153,8 +161,10 @@ if __name__ == '__main__':
     t.add_argument('--lr', type=float, default=2e-3)
     t.add_argument('--text-time', action='store_true', help="add DeepFloyd IF's pooled-caption time embedding to the UNet (zero at the start)")
     f = sub.add_parser('figure'); f.add_argument('run', help='a run folder, or several comma-separated (each continuing the one before)'); f.add_argument('ema'); f.add_argument('out', type=Path)
+    f.add_argument('--sampler', help="sampler:guidance[:steps] for the drawings, e.g. dpm++:3:10 (default: the folder's scheduler, 25 steps, guidance 3)")
+    f.add_argument('--start', type=int, default=0, help="the steps the first run's --init had trained (the x axis starts there)")
     a = p.parse_args(); ensure_shapes('data/shapes')
     if a.cmd == 'eval': evaluate(a.base, a.settings.split(','), a.n)
-    elif a.cmd == 'figure': figure(a.run, a.ema, a.out)
+    elif a.cmd == 'figure': figure(a.run, a.ema, a.out, sampler=a.sampler, start=a.start)
     else: train(a.out, a.steps, a.prediction, a.batch_size, a.lr, snr_gamma=a.snr_gamma, lr_schedule=a.lr_schedule,
                 init=a.init, text_encoder=a.text_encoder, text_time=a.text_time)

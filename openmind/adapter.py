@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
+import openmind.config   # first: its import installs the package's log filters before diffusers is imported
 from diffusers import UNet2DConditionModel
 from diffusers.models.embeddings import GLIGENTextBoundingboxProjection
 from safetensors.torch import save_file, load_file, safe_open

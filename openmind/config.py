@@ -240,19 +240,20 @@ def positive(kind=int):
     return parse
 
 # %% ../nbs/05a_config.ipynb #e2f3a4b5
-import logging
+import logging, re
 
-class _DropPrefix(logging.Filter):
-    "Drop the records whose message starts with `prefix`."
-    def __init__(self, prefix: str): super().__init__(); self.prefix = prefix
-    def filter(self, record): return not str(record.msg).startswith(self.prefix)
+class _DropMatch(logging.Filter):
+    "Drop the records whose message matches `pattern` at its start."
+    def __init__(self, pattern: str): super().__init__(); self.pattern = pattern; self._re = re.compile(pattern)
+    def filter(self, record): return not self._re.match(str(record.msg))
 
-_QUIET = {'bitsandbytes.backends.cpu.ops': 'Failed to load CPU gemm_4bit_forward from kernels-community'}
+_QUIET = {'bitsandbytes.backends.cpu.ops': re.escape('Failed to load CPU gemm_4bit_forward from kernels-community'),
+          'transformers.utils.import_utils': r'`\w+ImageProcessor` requires torchvision \(not installed\); falling back to `\w+ImageProcessorPil`'}
 
 def quiet_library_logs() -> None:
-    "Drop the library log records in `_QUIET` (logger name: message prefix); idempotent, and effective before the library is imported."
-    for name, prefix in _QUIET.items():
+    "Drop the library log records in `_QUIET` (logger name: pattern); idempotent, and effective before the library is imported."
+    for name, pattern in _QUIET.items():
         lg = logging.getLogger(name)
-        if not any(getattr(f, 'prefix', None) == prefix for f in lg.filters): lg.addFilter(_DropPrefix(prefix))   # by prefix: a reloaded module's class is another
+        if not any(getattr(f, 'pattern', None) == pattern for f in lg.filters): lg.addFilter(_DropMatch(pattern))   # by pattern: a reloaded module's class is another
 
 quiet_library_logs()
