@@ -178,12 +178,12 @@ def set_grounding(unet_or_pipeline, boxes: list, phrase_embeds: list, size: tupl
                   slots: int|None = None) -> Grounding:
     """Set each sample's boxes (`[N_i, 4]`, normalized, or pixels of `image_size`) and phrase embeddings (`[N_i, phrase_dim]`)
     for the next UNet calls on inputs of `size` (h, w). `cfg`: prepend a null-grounded copy (classifier-free guidance).
-    `slots`: box slots per sample (default: as many as the sample with the most boxes needs; at most `max_boxes`)."""
+    `slots`: box slots per sample, at least as many as the sample with the most boxes needs (the default) and at most `max_boxes`."""
     a = _unet(unet_or_pipeline).spatial_adapter; c = a.config
     kept = _checked(boxes, phrase_embeds, image_size, c.phrase_dim, c.max_boxes)
-    S = min(slots or max([1, *(len(kb) for kb, _ in kept)]), c.max_boxes)
+    S = min(max([slots or 1, *(len(kb) for kb, _ in kept)]), c.max_boxes)   # fewer would drop boxes
     B = len(boxes); bx, pe, valid = torch.zeros(B, S, 4), torch.zeros(B, S, c.phrase_dim), torch.zeros(B, S)
-    for i, (kb, ke) in enumerate(kept): bx[i, :len(kb)], pe[i, :len(kb)], valid[i, :len(kb)] = kb[:S], ke[:S], 1
+    for i, (kb, ke) in enumerate(kept): bx[i, :len(kb)], pe[i, :len(kb)], valid[i, :len(kb)] = kb, ke, 1
     if cfg: bx, pe, valid = (torch.cat([torch.zeros_like(t), t]) for t in (bx, pe, valid))
     ref = a.tokens.null_position_feature; bx, pe, valid = (t.to(ref.device, ref.dtype) for t in (bx, pe, valid))
     pad = lambda t, d: torch.cat([t, t.new_zeros(len(t), 1, *d)], 1)          # the always-present null slot
