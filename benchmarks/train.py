@@ -35,6 +35,7 @@ out of memory: step time, tokens/s, MFU (`openmind.memory.flops_per_token` / `pe
     python benchmarks/train.py            # CPU part; GPU part too when CUDA is available
     python benchmarks/train.py --speed    # the default run's steps/s with its items made every step vs kept (data_cache), by part
     python benchmarks/train.py --speed --compile   # ... and kept + torch.compile of every LLM and encoder layer
+    python benchmarks/train.py --lanes    # each lane of an overlapped step on one thread: FLOPs, GFLOP/s, kernels, bare peers
     python benchmarks/train.py --quick    # fewer steps
     python benchmarks/train.py --gpu-dry-run   # the GPU part's code on the CPU, small model, batch 1 (about a minute)
 """
@@ -156,6 +157,56 @@ def speed(steps, warm, compile_=False, bf16=False, block=5):
           + '; making every kept item once ' + ', '.join(f'{n} {s:.1f} s' for n, s in fill.items()) + f"; first step " + ', '.join(f'{n} {s:.1f} s' for n, s in first.items()) + f"; an evaluation (eval_batches={tr.c.eval_batches}) {ev:.1f} s; a checkpoint {ck:.1f} s")
 
 
+def lanes(steps=8):
+    """The two lanes of an overlapped step on one thread each, the way `overlap` runs them: FLOPs (matmuls and
+    convolutions: `torch.utils.flop_counter` has no formula for the CPU attention kernels), seconds, the kernels that take
+    the time; and, in the same run, the peers that bound them on this core: bare matmuls of the language model's shapes, and the UNet's attention three ways beside `exp`
+    alone over its scores (the least any exact attention does twice, forward and backward's recompute)."""
+    import torch.nn.functional as F
+    from torch.profiler import profile, ProfilerActivity
+    from torch.utils.flop_counter import FlopCounterMode
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    shapes.ensure_shapes(DATA); torch.set_num_threads(1); torch.manual_seed(0)
+    tr = Trainer(resolve_config('tiny', ['out=/tmp/openmind-lanes', 'overlap=false'])).setup_data()
+    for st in tr.streams.values():
+        for i in range(len(st.ds)): st.ds[i]   # every kept item made first: the steady state
+    def lane(modes):
+        for m in modes: tr._backward(m, next(tr.streams[m]), 0, 1, 1)
+        tr.opt.zero_grad(set_to_none=True)
+    def ms(fn, n=10):
+        for _ in range(3): fn()
+        t0 = time.perf_counter()
+        for _ in range(n): fn()
+        return (time.perf_counter() - t0) / n * 1e3
+    print(f"\n### Lanes on one thread each ({platform.machine()}, torch {torch.__version__}): the tiny default's step, {steps} timed steps\n")
+    print('| lane | s a step | GFLOP a step (matmuls, convolutions) | GFLOP/s | where the time goes (self time, PyTorch profiler) |\n|---|---|---|---|---|')
+    secs = {}
+    for name, modes in [('model modes', [m for m in tr.streams if m != 'layout']), ('layout', ['layout'])]:
+        for _ in range(4): lane(modes)
+        with FlopCounterMode(display=False) as fc: lane(modes)
+        secs[name] = ms(lambda: lane(modes), steps) / 1e3
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(3): lane(modes)
+        ka = {e.key: e.self_cpu_time_total for e in prof.key_averages()}; tot = sum(ka.values())
+        top = ', '.join(f"{k.removeprefix('aten::')} {v / tot:.0%}" for k, v in sorted(ka.items(), key=lambda kv: -kv[1])[:5])
+        print(f"| {name} | {secs[name]:.3f} | {fc.get_total_flops() / 1e9:.1f} | {fc.get_total_flops() / secs[name] / 1e9:.1f} | {top} |")
+    print(f"\nthe least an overlapped step can take on two cores, both lanes perfectly packed: {sum(secs.values()) / 2:.3f} s "
+          f"({2 / sum(secs.values()):.2f} steps/s)")
+    print('\nbare matmuls of the language model\'s shapes, one thread: ' + ', '.join(
+        f"{M}x{K}x{N} {2 * M * K * N / ms(lambda: a @ b, 30) / 1e6:.0f} GFLOP/s"
+        for M, K, N in [(1000, 128, 512), (1000, 512, 128), (512, 1000, 128)] for a, b in [(torch.randn(M, K), torch.randn(K, N))]))
+    B, H, D = 16, 8, 8   # the UNet's attention at batch 16: 8 heads of 8 channels, in diffusers' (B, L, H*D) layout
+    def qkv(L, Lk): return [torch.randn(B, l, H * D).view(B, l, H, D).transpose(1, 2).requires_grad_() for l in (L, Lk, Lk)]
+    def math(q, k, v):
+        with sdpa_kernel(SDPBackend.MATH): return F.scaled_dot_product_attention(q, k, v)
+    def written(q, k, v): return torch.softmax(q @ k.transpose(-1, -2) * D ** -0.5, -1) @ v
+    print('\n| UNet attention, batch 16, forward + backward, ms | flash (what PyTorch picks) | math | written out | exp over the scores |\n|---|---|---|---|---|')
+    for L, Lk, what in [(256, 256, 'self-attention at 16 x 16'), (256, 77, 'cross-attention at 16 x 16 to 77 text tokens'), (64, 64, 'self-attention at 8 x 8')]:
+        q, k, v = qkv(L, Lk); s = torch.randn(B, H, L, Lk); o = torch.empty_like(s)
+        row = [ms(lambda: f(q, k, v).sum().backward()) for f in (F.scaled_dot_product_attention, math, written)]
+        print(f"| {what} | " + ' | '.join(f'{x:.1f}' for x in row) + f" | {ms(lambda: torch.exp(s, out=o)):.1f} |")
+
+
 DRY_LLM = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 DRY_VISION = dict(image_size=384, patch_size=14, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4)
 
@@ -208,7 +259,9 @@ if __name__ == '__main__':
     p.add_argument('--steps', type=int, default=100, help='--speed: timed steps per variant'); p.add_argument('--warm', type=int, default=5)
     p.add_argument('--compile', action='store_true', help='--speed: also kept + torch.compile of the LLM and encoder layers')
     p.add_argument('--bf16', action='store_true', help='--speed: also kept + mixed_precision=bf16 (autocast on the CPU)')
+    p.add_argument('--lanes', action='store_true', help="only the two lanes of an overlapped step on one thread each: FLOPs, seconds, kernels, and their bare peers")
     a = p.parse_args()
+    if a.lanes: lanes(); sys.exit()
     if a.speed: speed(a.steps, a.warm, a.compile, a.bf16); sys.exit()
     if not (a.gpu_only or a.gpu_dry_run): cpu(3 if a.quick else 10)
     if a.gpu_dry_run: gpu(1, dry_run=True)
