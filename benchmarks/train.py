@@ -112,6 +112,12 @@ def parted(tr, autocast=None):
     return step
 
 
+def make_every_item(tr):
+    "Every kept item of every mode made now, as a run makes them over its first epochs."
+    for st in tr.streams.values():
+        for i in range(len(st.ds)): st.ds[i]
+
+
 def speed(steps, warm, compile_=False, bf16=False, block=5):
     shapes.ensure_shapes(DATA)
     t0 = time.perf_counter(); subprocess.run([sys.executable, '-c', 'import openmind.trainer'], check=True); imports = time.perf_counter() - t0
@@ -127,10 +133,7 @@ def speed(steps, warm, compile_=False, bf16=False, block=5):
             for layer in [*tr.model.base_llm.model.layers, *tr.model.encoder.tower.encoder.layers]: layer.compile(dynamic=True)
         trs[name] = (tr, parted(tr, torch.bfloat16 if name.endswith('bf16') else None)); setup[name] = time.perf_counter() - t0
         if tr.kept.get('captioning'):   # every kept item made now, as a run makes them over its first epochs: the steps timed are the steady state
-            t0 = time.perf_counter()
-            for st in tr.streams.values():
-                for i in range(len(st.ds)): st.ds[i]
-            fill[name] = time.perf_counter() - t0
+            t0 = time.perf_counter(); make_every_item(tr); fill[name] = time.perf_counter() - t0
     timed_s, logs, first, loss1 = {n: 0.0 for n in trs}, {}, {}, {}
     for k in range(0, warm + steps, block):
         for name, (tr, step) in trs.items():
@@ -158,7 +161,7 @@ def speed(steps, warm, compile_=False, bf16=False, block=5):
 
 
 def lanes(steps=8):
-    """The two lanes of an overlapped step on one thread each, the way `overlap` runs them: FLOPs (matmuls and
+    """The two lanes of an overlapped step on one thread each, alone and beside each other as `overlap` runs them: FLOPs (matmuls and
     convolutions: `torch.utils.flop_counter` has no formula for the CPU attention kernels), seconds, the kernels that take
     the time; and, in the same run, the peers that bound them on this core: bare matmuls of the language model's shapes, and the UNet's attention three ways beside `exp`
     alone over its scores (the least any exact attention does twice, forward and backward's recompute)."""
@@ -167,12 +170,11 @@ def lanes(steps=8):
     from torch.utils.flop_counter import FlopCounterMode
     from torch.nn.attention import sdpa_kernel, SDPBackend
     shapes.ensure_shapes(DATA); torch.set_num_threads(1); torch.manual_seed(0)
-    tr = Trainer(resolve_config('tiny', ['out=/tmp/openmind-lanes', 'overlap=false'])).setup_data()
-    for st in tr.streams.values():
-        for i in range(len(st.ds)): st.ds[i]   # every kept item made first: the steady state
-    def lane(modes):
-        for m in modes: tr._backward(m, next(tr.streams[m]), 0, 1, 1)
-        tr.opt.zero_grad(set_to_none=True)
+    tr = Trainer(resolve_config('tiny', ['out=/tmp/openmind-lanes', 'overlap=true'])).setup_data()   # a lane alone runs on this thread
+    make_every_item(tr)   # the steady state
+    def lane(modes):   # one step's forwards and backwards of `modes`, those with `every: k` on their steps only
+        tr.accumulate([{m: next(tr.streams[m]) for m in modes if tr.step % tr.c.modes[m].every == 0}])
+        tr.opt.zero_grad(set_to_none=True); tr.step += 1
     def ms(fn, n=10):
         for _ in range(3): fn()
         t0 = time.perf_counter()
@@ -180,18 +182,21 @@ def lanes(steps=8):
         return (time.perf_counter() - t0) / n * 1e3
     print(f"\n### Lanes on one thread each ({platform.machine()}, torch {torch.__version__}): the tiny default's step, {steps} timed steps\n")
     print('| lane | s a step | GFLOP a step (matmuls, convolutions) | GFLOP/s | where the time goes (self time, PyTorch profiler) |\n|---|---|---|---|---|')
-    secs = {}
-    for name, modes in [('model modes', [m for m in tr.streams if m != 'layout']), ('layout', ['layout'])]:
+    secs, gflop, model = {}, {}, [m for m in tr.streams if m != 'layout']
+    for name, modes in [('model modes', model), ('layout', ['layout'])]:
         for _ in range(4): lane(modes)
-        with FlopCounterMode(display=False) as fc: lane(modes)
-        secs[name] = ms(lambda: lane(modes), steps) / 1e3
+        with FlopCounterMode(display=False) as fc: lane(modes); lane(modes)   # two steps: `every: 2` modes once
+        secs[name], gflop[name] = ms(lambda: lane(modes), steps) / 1e3, fc.get_total_flops() / 2e9
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(3): lane(modes)
         ka = {e.key: e.self_cpu_time_total for e in prof.key_averages()}; tot = sum(ka.values())
         top = ', '.join(f"{k.removeprefix('aten::')} {v / tot:.0%}" for k, v in sorted(ka.items(), key=lambda kv: -kv[1])[:5])
-        print(f"| {name} | {secs[name]:.3f} | {fc.get_total_flops() / 1e9:.1f} | {fc.get_total_flops() / secs[name] / 1e9:.1f} | {top} |")
-    print(f"\nthe least an overlapped step can take on two cores, both lanes perfectly packed: {sum(secs.values()) / 2:.3f} s "
-          f"({2 / sum(secs.values()):.2f} steps/s)")
+        print(f"| {name} | {secs[name]:.3f} | {gflop[name]:.1f} | {gflop[name] / secs[name]:.1f} | {top} |")
+    both = ms(lambda: lane([*model, 'layout']), steps) / 1e3   # the counters see one thread only: FLOPs are the lanes' sum
+    print(f"| both beside each other, on two cores (the overlapped step) | {both:.3f} | {sum(gflop.values()):.1f} | {sum(gflop.values()) / both:.1f} | |")
+    packed = sum(secs.values()) / 2
+    print(f"\nthe least a step can take on two cores, both lanes perfectly packed: {packed:.3f} s ({1 / packed:.2f} steps/s); "
+          f"the overlapped step took {both / packed:.2f}x that")
     print('\nbare matmuls of the language model\'s shapes, one thread: ' + ', '.join(
         f"{M}x{K}x{N} {2 * M * K * N / ms(lambda: a @ b, 30) / 1e6:.0f} GFLOP/s"
         for M, K, N in [(1000, 128, 512), (1000, 512, 128), (512, 1000, 128)] for a, b in [(torch.randn(M, K), torch.randn(K, N))]))
