@@ -202,13 +202,13 @@ def lanes(steps=8):
         for M, K, N in [(1000, 128, 512), (1000, 512, 128), (512, 1000, 128)] for a, b in [(torch.randn(M, K), torch.randn(K, N))]))
     B, H, D = 16, 8, 8   # the UNet's attention at batch 16: 8 heads of 8 channels, in diffusers' (B, L, H*D) layout
     def qkv(L, Lk): return [torch.randn(B, l, H * D).view(B, l, H, D).transpose(1, 2).requires_grad_() for l in (L, Lk, Lk)]
-    def math(q, k, v):
+    def math_kernel(q, k, v):
         with sdpa_kernel(SDPBackend.MATH): return F.scaled_dot_product_attention(q, k, v)
     def written(q, k, v): return torch.softmax(q @ k.transpose(-1, -2) * D ** -0.5, -1) @ v
     print('\n| UNet attention, batch 16, forward + backward, ms | flash (what PyTorch picks) | math | written out | exp over the scores |\n|---|---|---|---|---|')
     for L, Lk, what in [(256, 256, 'self-attention at 16 x 16'), (256, 77, 'cross-attention at 16 x 16 to 77 text tokens'), (64, 64, 'self-attention at 8 x 8')]:
         q, k, v = qkv(L, Lk); s = torch.randn(B, H, L, Lk); o = torch.empty_like(s)
-        row = [ms(lambda: f(q, k, v).sum().backward()) for f in (F.scaled_dot_product_attention, math, written)]
+        row = [ms(lambda: f(q, k, v).sum().backward()) for f in (F.scaled_dot_product_attention, math_kernel, written)]
         print(f"| {what} | " + ' | '.join(f'{x:.1f}' for x in row) + f" | {ms(lambda: torch.exp(s, out=o)):.1f} |")
 
 

@@ -598,6 +598,7 @@ def fit(self: Trainer, resume: str|None = None) -> dict:
     finally:
         rec.close(); bar.close()
         for s, h in old.items(): signal.signal(s, h)
+        if self._lane: self._lane.shutdown(); self._lane = None   # the layout thread ends with the run (a later step starts another)
     self._finish(); return res
 
 # %% ../nbs/06_trainer.ipynb #e04f8f7e
